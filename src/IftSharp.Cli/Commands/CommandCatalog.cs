@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace IftSharp.Cli.Commands;
+
+/// <summary>Every subcommand of <c>iftsharp</c>, in the order <c>--help</c> lists them.</summary>
+public static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield return DemoCommand.Create();
+    }
+}

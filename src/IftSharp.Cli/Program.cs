@@ -1,0 +1,17 @@
+using System.CommandLine;
+using IftSharp.Cli.Commands;
+using IftSharp.Core;
+
+var root = new RootCommand("IftSharp: fine-tune and align decoder-only language models in .NET (SFT, IFT, DPO, IPO, ORPO, EXO, SimPO).");
+foreach (var command in CommandCatalog.All())
+    root.Subcommands.Add(command);
+
+try
+{
+    return root.Parse(args).Invoke();
+}
+catch (InputException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
