@@ -1,0 +1,57 @@
+using static TorchSharp.torch;
+
+namespace IftSharp.Objectives;
+
+/// <summary>The pairwise preference losses of TRL's <c>DPOTrainer</c>.</summary>
+public enum DpoLossType
+{
+    /// <summary>DPO: −(1−ε)·log σ(βx) − ε·log σ(−βx) (conservative DPO with label smoothing ε).</summary>
+    Sigmoid,
+    /// <summary>SLiC-style hinge: relu(1 − βx).</summary>
+    Hinge,
+    /// <summary>IPO: (x − 1/(2β))², on length-normalised log-probs as TRL does.</summary>
+    Ipo,
+    /// <summary>EXO pairwise in TRL's form (ε = label smoothing, must be &gt; 0); see <see cref="Exo"/>.</summary>
+    ExoPair,
+}
+
+public sealed record DpoOptions
+{
+    public double Beta { get; init; } = 0.1;
+    public double LabelSmoothing { get; init; }
+    public DpoLossType LossType { get; init; } = DpoLossType.Sigmoid;
+}
+
+/// <summary>
+/// DPO and its pairwise relatives. x = (log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l)) with summed
+/// completion log-probs (TRL, and <c>preference_loss</c> of the official IFT repository). Reference log-probs are inputs,
+/// so they can be precomputed once.
+/// </summary>
+public static class Dpo
+{
+    public static ObjectiveResult Loss(SequenceLogps policyChosen, SequenceLogps policyRejected,
+        SequenceLogps referenceChosen, SequenceLogps referenceRejected, DpoOptions options)
+    {
+        using var scope = NewDisposeScope();
+        bool normalise = options.LossType == DpoLossType.Ipo;
+        Tensor Logp(SequenceLogps s) => normalise ? s.Mean() : s.Sum;
+        var pc = Logp(policyChosen);
+        var pr = Logp(policyRejected);
+        var chosenRatio = pc - Logp(referenceChosen);
+        var rejectedRatio = pr - Logp(referenceRejected);
+        var x = chosenRatio - rejectedRatio;
+        double beta = options.Beta, eps = options.LabelSmoothing;
+
+        Tensor losses = options.LossType switch
+        {
+            DpoLossType.Sigmoid => -(1 - eps) * nn.functional.logsigmoid(beta * x) - eps * nn.functional.logsigmoid(-beta * x),
+            DpoLossType.Hinge => nn.functional.relu(1 - beta * x),
+            DpoLossType.Ipo => (x - 1 / (2 * beta)).pow(2),
+            DpoLossType.ExoPair => Exo.PairwiseLosses(x, beta, Exo.PairTarget.Smoothed(eps)),
+            _ => throw new ArgumentOutOfRangeException(nameof(options)),
+        };
+        var loss = losses.mean();
+        var metrics = PreferenceMetrics.Rewards(beta * chosenRatio, beta * rejectedRatio, pc, pr);
+        return new ObjectiveResult(loss.MoveToOuterDisposeScope(), metrics);
+    }
+}

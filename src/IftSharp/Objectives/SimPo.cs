@@ -1,0 +1,31 @@
+using static TorchSharp.torch;
+
+namespace IftSharp.Objectives;
+
+public sealed record SimPoOptions
+{
+    /// <summary>β (SimPO paper and the IFT paper's baseline setting: 2.0).</summary>
+    public double Beta { get; init; } = 2.0;
+    /// <summary>Target margin as a ratio γ/β (IFT paper's baseline setting: 0.8).</summary>
+    public double GammaBetaRatio { get; init; } = 0.8;
+    public double LabelSmoothing { get; init; }
+}
+
+/// <summary>
+/// SimPO (Meng et al., 2024): reference-free, length-normalised. x = mean log π(y_w) − mean log π(y_l) − γ/β,
+/// loss = −(1−ε)·log σ(βx) − ε·log σ(−βx) (TRL's CPO <c>simpo</c> form, with γ given as γ/β like the SimPO code).
+/// </summary>
+public static class SimPo
+{
+    public static ObjectiveResult Loss(SequenceLogps policyChosen, SequenceLogps policyRejected, SimPoOptions options)
+    {
+        using var scope = NewDisposeScope();
+        var lw = policyChosen.Mean();
+        var ll = policyRejected.Mean();
+        double beta = options.Beta, eps = options.LabelSmoothing;
+        var x = lw - ll - options.GammaBetaRatio;
+        var loss = (-(1 - eps) * nn.functional.logsigmoid(beta * x) - eps * nn.functional.logsigmoid(-beta * x)).mean();
+        var metrics = PreferenceMetrics.Rewards(beta * lw, beta * ll, lw, ll);
+        return new ObjectiveResult(loss.MoveToOuterDisposeScope(), metrics);
+    }
+}
