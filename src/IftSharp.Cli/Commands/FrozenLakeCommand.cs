@@ -52,7 +52,7 @@ public static class FrozenLakeCommand
         return command;
     }
 
-    private static void Render(FrozenLakeResult result)
+    internal static void Render(FrozenLakeResult result)
     {
         var s = result.Settings;
         AnsiConsole.MarkupLine($"Map [bold]{result.Map.Layout}[/]: optimal route {result.Optimal.Length} steps, sub-optimal {result.SubOptimal.Length}; {s.Seeds} seeds × {s.Steps} steps, lr {s.LearningRate}, λ {s.Lambda}, γ {s.Gamma}, DPO β {s.DpoBeta}, ORPO β {s.OrpoBeta}.");
