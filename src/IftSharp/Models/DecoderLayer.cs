@@ -1,0 +1,31 @@
+using static TorchSharp.torch;
+
+namespace IftSharp.Models;
+
+/// <summary>One pre-norm transformer block: attention and SwiGLU MLP, each with a residual connection.</summary>
+public sealed class DecoderLayer : nn.Module
+{
+    private readonly DecoderAttention self_attn;
+    private readonly DecoderMlp mlp;
+    private readonly RmsNorm input_layernorm;
+    private readonly RmsNorm post_attention_layernorm;
+
+    public DecoderLayer(DecoderConfig config, int layerIndex) : base(nameof(DecoderLayer))
+    {
+        self_attn = new DecoderAttention(config, layerIndex);
+        mlp = new DecoderMlp(config);
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        register_module("self_attn", self_attn);
+        register_module("mlp", mlp);
+        register_module("input_layernorm", input_layernorm);
+        register_module("post_attention_layernorm", post_attention_layernorm);
+    }
+
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, bool causal, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, mask, causal, cache);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
+}

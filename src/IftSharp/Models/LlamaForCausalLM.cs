@@ -1,0 +1,157 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace IftSharp.Models;
+
+/// <summary>
+/// A decoder-only transformer of the Llama family (Llama 2/3, Mistral, Qwen2, Qwen3) with Hugging Face's
+/// parameter names, so its state dict reads and writes HF safetensors checkpoints unchanged. Tied
+/// embeddings compute logits against <c>model.embed_tokens.weight</c> itself; <c>lm_head</c> then does not exist.
+/// </summary>
+public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
+{
+    private readonly DecoderBackbone model;
+    private readonly Linear? lm_head;
+    private readonly RotaryEmbedding rotary;
+
+    public LlamaForCausalLM(DecoderConfig config) : base(nameof(LlamaForCausalLM))
+    {
+        config.Validate();
+        Config = config;
+        model = new DecoderBackbone(config);
+        register_module("model", model);
+        if (!config.TieWordEmbeddings)
+        {
+            lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+            register_module("lm_head", lm_head);
+        }
+        rotary = new RotaryEmbedding(config);
+    }
+
+    public DecoderConfig Config { get; }
+    public Embedding EmbedTokens => model.EmbedTokens;
+    public DecoderBackbone Backbone => model;
+    /// <summary>The output projection, or null when tied to the embedding.</summary>
+    public Linear? LmHead => lm_head;
+    /// <summary>The dtype of the parameters.</summary>
+    public ScalarType Dtype => model.EmbedTokens.weight!.dtype;
+    public Device Device => model.EmbedTokens.weight!.device;
+
+    /// <summary>Reads <c>config.json</c> and the safetensors weights (single file or sharded) of a Hugging Face model folder.</summary>
+    public static LlamaForCausalLM FromPretrained(string directory, ScalarType dtype = ScalarType.Float32)
+    {
+        var config = DecoderConfig.Load(Path.Combine(directory, "config.json"));
+        var lm = new LlamaForCausalLM(config);
+        lm.to(dtype);
+        try { SafetensorsCheckpoint.Load(lm, directory); }
+        catch { lm.Dispose(); throw; }
+        return lm;
+    }
+
+    /// <summary>
+    /// Writes <c>config.json</c> and <c>model.safetensors</c> (or shards plus <c>model.safetensors.index.json</c>
+    /// when the weights exceed <paramref name="maxShardBytes"/>) into <paramref name="directory"/>, each through a temporary file.
+    /// </summary>
+    public void SavePretrained(string directory, long maxShardBytes = SafetensorsCheckpoint.DefaultMaxShardBytes)
+    {
+        Directory.CreateDirectory(directory);
+        var dtypeName = Dtype switch
+        {
+            ScalarType.BFloat16 => "bfloat16",
+            ScalarType.Float16 => "float16",
+            ScalarType.Float64 => "float64",
+            _ => "float32",
+        };
+        var config = Config with { TorchDtype = dtypeName, Dtype = Config.Dtype is null ? null : dtypeName };
+        if (config.Architectures is null)
+        {
+            var architecture = config.ModelType switch
+            {
+                "mistral" => "MistralForCausalLM",
+                "qwen2" => "Qwen2ForCausalLM",
+                "qwen3" => "Qwen3ForCausalLM",
+                _ => "LlamaForCausalLM",
+            };
+            config = config with { Architectures = [architecture] };
+        }
+        SafetensorsCheckpoint.Save(this, directory, maxShardBytes);
+        config.Save(Path.Combine(directory, "config.json"));
+    }
+
+    public override Tensor forward(Tensor inputIds) => Forward(inputIds, null, null, null);
+
+    /// <summary>Logits [B, T, V] from token ids [B, T]; <paramref name="attentionMask"/> is [B, T] (1 real, 0 padding).</summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask = null) => Forward(inputIds, attentionMask, null, null);
+
+    /// <summary>
+    /// Logits [B, T, V] for token ids [B, T]. With a <paramref name="cache"/>, the ids are the positions after the cached
+    /// ones and <paramref name="attentionMask"/> covers cached and new positions, [B, past + T].
+    /// </summary>
+    public Tensor Forward(Tensor inputIds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var embeds = model.EmbedTokens.forward(inputIds);
+        return ForwardEmbeddings(embeds, attentionMask, positionIds, cache).MoveToOuterDisposeScope();
+    }
+
+    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null) => ForwardEmbeddings(inputsEmbeds, attentionMask, null, null);
+
+    /// <summary>
+    /// Logits [B, T, V] from input embeddings [B, T, H]. Position ids default, as Hugging Face's generation does, to
+    /// the count of real tokens before each position (so left padding does not shift positions), or to
+    /// <c>past .. past + T - 1</c> without a mask.
+    /// </summary>
+    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
+        long past = cache?.Length ?? 0;
+        var device = inputsEmbeds.device;
+        if (attentionMask is not null && (attentionMask.shape.Length != 2 || attentionMask.shape[0] != b || attentionMask.shape[1] != past + t))
+            throw new ArgumentException($"attention mask must be [{b}, {past + t}] (cached + new positions), got [{string.Join(", ", attentionMask.shape)}]", nameof(attentionMask));
+        if (cache is not null && cache.BatchSize != b)
+            throw new ArgumentException($"KV cache holds {cache.BatchSize} rows, input has {b}", nameof(cache));
+
+        bool padded = attentionMask is not null && !attentionMask.all().item<bool>();
+        var keyMask = padded ? attentionMask!.to(@bool) : null;
+        if (positionIds is null)
+        {
+            if (keyMask is not null)
+            {
+                var counted = keyMask.to(int64).cumsum(-1) - 1;
+                positionIds = counted.masked_fill(keyMask.logical_not(), 1).narrow(1, past, t);
+            }
+            else positionIds = arange(past, past + t, dtype: int64, device: device).unsqueeze(0).expand(b, t);
+        }
+
+        Tensor? mask = null;
+        bool causal = past == 0 && t > 1;
+        if (padded || (past > 0 && t > 1))
+        {
+            var keyPositions = arange(past + t, dtype: int64, device: device);
+            var queryPositions = arange(past, past + t, dtype: int64, device: device).unsqueeze(1);
+            var allowed = keyPositions.unsqueeze(0) <= queryPositions; // [T, S]
+            var diagonal = keyPositions.unsqueeze(0) == queryPositions;
+            if (keyMask is not null)
+                // A padded query row would otherwise see no key at all and SDPA would return NaN; let it see itself.
+                allowed = allowed.unsqueeze(0).logical_and(keyMask.unsqueeze(1)).logical_or(diagonal.unsqueeze(0)); // [B, T, S]
+            else
+                allowed = allowed.unsqueeze(0).expand(b, t, past + t);
+            mask = allowed.unsqueeze(1);
+            causal = false;
+        }
+
+        var (cos, sin) = rotary.CosSin(positionIds, inputsEmbeds.dtype);
+        var h = inputsEmbeds;
+        foreach (var layer in model.Layers)
+            h = layer.Forward(h, cos, sin, mask, causal, cache);
+        cache?.Advance(t);
+        h = model.Norm.forward(h);
+        var logits = lm_head is not null ? lm_head.forward(h) : nn.functional.linear(h, model.EmbedTokens.weight!);
+        return logits.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A KV cache shaped for this model, in its dtype and device.</summary>
+    public KvCache CreateCache(long batchSize, long maxLength) => new(Config, batchSize, maxLength, Dtype, Device);
+}

@@ -1,0 +1,31 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace IftSharp.Models;
+
+/// <summary>RMS normalisation as Hugging Face's LlamaRMSNorm: normalised in float32, cast back, then scaled.</summary>
+public sealed class RmsNorm : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+    private readonly double eps;
+
+    public RmsNorm(long size, double eps) : base(nameof(RmsNorm))
+    {
+        this.eps = eps;
+        weight = nn.Parameter(ones(size));
+        register_parameter("weight", weight);
+    }
+
+    public Parameter Weight => weight;
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var inputType = x.dtype;
+        var h = x.to(float32);
+        var variance = h.pow(2).mean([-1L], keepdim: true);
+        h = h * rsqrt(variance + eps);
+        return (weight * h.to(inputType)).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,150 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using IftSharp.Core;
+using static TorchSharp.torch;
+
+namespace IftSharp.Models;
+
+/// <summary>
+/// Hugging Face checkpoint layout: <c>model.safetensors</c>, or shards named <c>model-00001-of-00002.safetensors</c>
+/// listed by <c>model.safetensors.index.json</c> (<c>weight_map</c>: tensor name → shard file).
+/// Written by hand: no safetensors package is reachable from this project's NuGet feed.
+/// </summary>
+public static class SafetensorsCheckpoint
+{
+    public const string SingleFileName = "model.safetensors";
+    public const string IndexFileName = "model.safetensors.index.json";
+    /// <summary>5 GB, Hugging Face's default <c>max_shard_size</c>.</summary>
+    public const long DefaultMaxShardBytes = 5_000_000_000;
+
+    /// <summary>Loads every tensor of <paramref name="module"/>'s state dict; missing or unexpected names are an error listing them.</summary>
+    public static void Load(nn.Module module, string directory)
+    {
+        var files = TensorFiles(directory);
+        var stateDict = module.state_dict();
+        var openFiles = new Dictionary<string, SafetensorsFile>();
+        try
+        {
+            var stored = new Dictionary<string, string>(); // tensor name -> file
+            foreach (var file in files.Distinct())
+            {
+                var opened = new SafetensorsFile(file);
+                openFiles[file] = opened;
+                foreach (var name in opened.Entries.Keys) stored[name] = file;
+            }
+            var missing = stateDict.Keys.Where(k => !stored.ContainsKey(k)).ToList();
+            var unexpected = stored.Keys.Where(k => !stateDict.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
+            if (missing.Count > 0 || unexpected.Count > 0)
+            {
+                var message = new StringBuilder($"{directory}: checkpoint does not match the model");
+                if (missing.Count > 0) message.Append($"; missing keys: {string.Join(", ", missing)}");
+                if (unexpected.Count > 0) message.Append($"; unexpected keys: {string.Join(", ", unexpected)}");
+                throw new InputException(message.ToString());
+            }
+            foreach (var (name, tensor) in stateDict)
+                openFiles[stored[name]].ReadInto(name, tensor);
+        }
+        finally
+        {
+            foreach (var f in openFiles.Values) f.Dispose();
+        }
+    }
+
+    /// <summary>The safetensors files of a model folder: the index's shards, or the single file.</summary>
+    public static IReadOnlyList<string> TensorFiles(string directory)
+    {
+        if (!Directory.Exists(directory)) throw new InputException($"{directory}: model folder not found");
+        var index = Path.Combine(directory, IndexFileName);
+        if (File.Exists(index))
+        {
+            JsonObject? weightMap;
+            try { weightMap = JsonNode.Parse(File.ReadAllText(index))?["weight_map"]?.AsObject(); }
+            catch (Exception e) when (e is JsonException or InvalidOperationException)
+            {
+                throw InputException.At(index, null, "weight_map", $"not a JSON object: {e.Message}");
+            }
+            if (weightMap is null) throw InputException.At(index, null, "weight_map", "missing");
+            return weightMap.Select(p => Path.Combine(directory, p.Value?.GetValue<string>() ?? throw InputException.At(index, null, $"weight_map.{p.Key}", "expected a file name"))).Distinct().ToList();
+        }
+        var single = Path.Combine(directory, SingleFileName);
+        if (File.Exists(single)) return [single];
+        throw new InputException($"{directory}: no {SingleFileName} or {IndexFileName}");
+    }
+
+    /// <summary>
+    /// Saves <paramref name="module"/>'s state dict into <paramref name="directory"/>: one file when it fits
+    /// <paramref name="maxShardBytes"/>, shards plus an index otherwise. Stale weight files of the other layout are removed.
+    /// </summary>
+    public static void Save(nn.Module module, string directory, long maxShardBytes = DefaultMaxShardBytes)
+    {
+        var tensors = module.state_dict().OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
+        var shards = new List<List<KeyValuePair<string, Tensor>>> { new() };
+        long current = 0, total = 0;
+        foreach (var pair in tensors)
+        {
+            long size = pair.Value.numel() * pair.Value.ElementSize;
+            total += size;
+            if (current > 0 && current + size > maxShardBytes) { shards.Add([]); current = 0; }
+            shards[^1].Add(pair);
+            current += size;
+        }
+        Directory.CreateDirectory(directory);
+        foreach (var stale in Directory.GetFiles(directory, "model*.safetensors").Append(Path.Combine(directory, IndexFileName)).Where(File.Exists))
+            File.Delete(stale);
+        if (shards.Count == 1)
+        {
+            WriteFile(Path.Combine(directory, SingleFileName), shards[0]);
+            return;
+        }
+        var weightMap = new JsonObject();
+        for (int i = 0; i < shards.Count; i++)
+        {
+            var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+            WriteFile(Path.Combine(directory, name), shards[i]);
+            foreach (var pair in shards[i]) weightMap[pair.Key] = name;
+        }
+        var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap };
+        var indexPath = Path.Combine(directory, IndexFileName);
+        File.WriteAllText(indexPath + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(indexPath + ".tmp", indexPath, overwrite: true);
+    }
+
+    /// <summary>
+    /// Writes one safetensors file (via a temporary file): header padded with spaces to a multiple of 8 bytes,
+    /// <c>__metadata__</c> <c>{"format": "pt"}</c>, data in the header's order.
+    /// </summary>
+    public static void WriteFile(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors)
+    {
+        var list = tensors.ToList();
+        var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
+        long offset = 0;
+        foreach (var (name, tensor) in list)
+        {
+            long size = tensor.numel() * tensor.ElementSize;
+            header[name] = new JsonObject
+            {
+                ["dtype"] = SafetensorsFile.DtypeNameOf(tensor.dtype),
+                ["shape"] = new JsonArray(tensor.shape.Select(d => (JsonNode)JsonValue.Create(d)).ToArray()),
+                ["data_offsets"] = new JsonArray(JsonValue.Create(offset), JsonValue.Create(offset + size)),
+            };
+            offset += size;
+        }
+        var headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
+        int padded = (headerBytes.Length + 7) / 8 * 8;
+        var temp = path + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        {
+            stream.Write(BitConverter.GetBytes((long)padded));
+            stream.Write(headerBytes);
+            for (int i = headerBytes.Length; i < padded; i++) stream.WriteByte((byte)' ');
+            foreach (var (_, tensor) in list)
+            {
+                using var scope = NewDisposeScope();
+                var cpu = tensor.detach().cpu().contiguous();
+                if (cpu.numel() > 0) stream.Write(cpu.bytes);
+            }
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+}
