@@ -9,5 +9,6 @@ public static class CommandCatalog
     {
         yield return DemoCommand.Create();
         yield return FrozenLakeCommand.Create();
+        yield return BenchCommand.Create();
     }
 }

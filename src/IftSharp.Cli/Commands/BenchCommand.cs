@@ -1,0 +1,153 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using System.Text;
+using System.Text.Json;
+using IftSharp.Benchmarking;
+using IftSharp.Core;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace IftSharp.Cli.Commands;
+
+/// <summary>
+/// <c>iftsharp bench</c>: step time, memory and throughput of every method on a fixed model, as ratios measured in one
+/// run. Each method runs in a child process of its own so its peak resident memory is its own.
+/// </summary>
+public static class BenchCommand
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+
+    public static Command Create()
+    {
+        var output = new Option<string>("--output") { Description = "Folder for bench.json and bench.md.", DefaultValueFactory = _ => "runs/bench" };
+        var repeats = new Option<int>("--repeats") { Description = "Timed steps per method (median reported), after 2 warm-up steps.", DefaultValueFactory = _ => 5 };
+        var worker = new Option<string?>("--worker") { Description = "Internal: measure one method and print its JSON.", Hidden = true };
+        var command = new Command("bench", "Benchmark the optimizer step of every method (ratios to SFT), peak memory, MFU, generation with and without the KV cache, and the same SFT step in Python PyTorch when available.");
+        command.Options.Add(output); command.Options.Add(repeats); command.Options.Add(worker);
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            var shape = new BenchmarkShape { Repeats = parse.GetValue(repeats) };
+            if (parse.GetValue(worker) is string method)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(StepBenchmark.Run(method, shape)));
+                return 0;
+            }
+            return Run(shape, parse.GetValue(output)!);
+        }));
+        return command;
+    }
+
+    private static int Run(BenchmarkShape shape, string output)
+    {
+        var clock = Stopwatch.StartNew();
+        var steps = new List<StepMeasurement>();
+        double f32 = 0, bf16 = 0, cached = 0, uncached = 0;
+        JsonElement? pytorch = null;
+        AnsiConsole.MarkupLine($"Model: {shape.Layers} layers, hidden {shape.Hidden}, {shape.Heads} heads, MLP {shape.Intermediate}, vocab {shape.Vocab}, tied; batch {shape.Batch} × {shape.Sequence} tokens, float32; libtorch threads {get_num_threads()} (inter-op {get_num_interop_threads()}), {Environment.ProcessorCount} cores.");
+        foreach (var method in StepBenchmark.Methods)
+        {
+            AnsiConsole.MarkupLine($"  measuring {method} ...");
+            steps.Add(RunWorker(method, shape));
+        }
+        AnsiConsole.MarkupLine("  measuring matmul peak, generation, PyTorch ...");
+        f32 = StepBenchmark.MatmulGflops(ScalarType.Float32);
+        bf16 = StepBenchmark.MatmulGflops(ScalarType.BFloat16);
+        cached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: true);
+        uncached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: false);
+        pytorch = RunPyTorch(shape);
+
+        var sft = steps.Single(s => s.Method == "sft");
+        double mfu = shape.SftStepFlops() / sft.MedianSeconds / 1e9 / f32;
+        var report = new
+        {
+            shape,
+            threads = get_num_threads(),
+            interop_threads = get_num_interop_threads(),
+            cores = Environment.ProcessorCount,
+            steps = steps.Select(s => new
+            {
+                s.Method, median_seconds = s.MedianSeconds, min_seconds = s.MinSeconds, tokens_per_second = s.TokensPerSecond,
+                peak_resident_mb = s.PeakResidentMegabytes, step_ratio_to_sft = s.MedianSeconds / sft.MedianSeconds,
+                memory_ratio_to_sft = s.PeakResidentMegabytes / sft.PeakResidentMegabytes,
+            }),
+            matmul_gflops = new { float32 = f32, bfloat16 = bf16 },
+            sft_achieved_gflops = shape.SftStepFlops() / sft.MedianSeconds / 1e9,
+            sft_mfu = mfu,
+            generation_tokens_per_second = new { kv_cache = cached, no_cache = uncached, speedup = cached / uncached },
+            pytorch_sft_step = pytorch,
+            pytorch_over_iftsharp_speed = pytorch is JsonElement p ? sft.MedianSeconds / p.GetProperty("median_step_seconds").GetDouble() : (double?)null,
+            seconds = clock.Elapsed.TotalSeconds,
+        };
+        Directory.CreateDirectory(output);
+        AtomicFile.WriteAllText(Path.Combine(output, "bench.json"), JsonSerializer.Serialize(report, Json));
+        var md = Markdown(steps, sft, f32, bf16, mfu, shape, cached, uncached, pytorch);
+        AtomicFile.WriteAllText(Path.Combine(output, "bench.md"), md);
+        Console.WriteLine(md);
+        AnsiConsole.MarkupLine($"Wrote {Markup.Escape(Path.Combine(output, "bench.json"))} and bench.md in {clock.Elapsed.TotalSeconds:F0} s.");
+        return 0;
+    }
+
+    private static string Markdown(List<StepMeasurement> steps, StepMeasurement sft, double f32, double bf16, double mfu, BenchmarkShape shape,
+        double cached, double uncached, JsonElement? pytorch)
+    {
+        var sb = new StringBuilder();
+        var c = CultureInfo.InvariantCulture;
+        sb.AppendLine("| method | step (s, median) | × SFT | tokens/s | peak RSS (MiB) | × SFT |");
+        sb.AppendLine("|---|---|---|---|---|---|");
+        foreach (var s in steps)
+            sb.AppendLine(string.Create(c, $"| {s.Method} | {s.MedianSeconds:F3} | {s.MedianSeconds / sft.MedianSeconds:F2} | {s.TokensPerSecond:F0} | {s.PeakResidentMegabytes:F0} | {s.PeakResidentMegabytes / sft.PeakResidentMegabytes:F2} |"));
+        sb.AppendLine();
+        sb.AppendLine(string.Create(c, $"- matmul peak (1024², median of 10): float32 {f32:F0} GFLOP/s, bfloat16 {bf16:F0} GFLOP/s"));
+        sb.AppendLine(string.Create(c, $"- SFT step: {shape.SftStepFlops() / sft.MedianSeconds / 1e9:F0} GFLOP/s achieved, MFU {mfu:P0} of the float32 matmul peak"));
+        sb.AppendLine(string.Create(c, $"- generation, 256 new tokens, batch 1: {cached:F0} tokens/s with the KV cache, {uncached:F0} without ({cached / uncached:F1}×)"));
+        if (pytorch is JsonElement p)
+        {
+            double pt = p.GetProperty("median_step_seconds").GetDouble();
+            sb.AppendLine(string.Create(c, $"- the same SFT step in Python PyTorch {p.GetProperty("torch").GetString()} ({p.GetProperty("threads").GetInt32()} threads): {pt:F3} s; IftSharp/PyTorch step time {sft.MedianSeconds / pt:F2}"));
+        }
+        else sb.AppendLine("- Python PyTorch comparison: not measured (needs /usr/bin/python3 with torch and bench/pytorch_sft_step.py)");
+        return sb.ToString();
+    }
+
+    private static StepMeasurement RunWorker(string method, BenchmarkShape shape)
+    {
+        var (file, prefix) = SelfInvocation();
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in prefix) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "bench", "--worker", method, "--repeats", shape.Repeats.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEnd();
+        var stderr = process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        var line = stdout.Split('\n').LastOrDefault(l => l.TrimStart().StartsWith('{'));
+        if (process.ExitCode != 0 || line is null)
+            throw new InvalidOperationException($"benchmark worker for {method} failed (exit {process.ExitCode}): {stderr}{stdout}");
+        return JsonSerializer.Deserialize<StepMeasurement>(line)!;
+    }
+
+    /// <summary>How to start this program again: the app host directly, or <c>dotnet IftSharp.Cli.dll</c>.</summary>
+    private static (string File, string[] Prefix)SelfInvocation()
+    {
+        var path = Environment.ProcessPath!;
+        return Path.GetFileNameWithoutExtension(path) == "dotnet" ? (path, [Assembly.GetEntryAssembly()!.Location]) : (path, []);
+    }
+
+    private static JsonElement? RunPyTorch(BenchmarkShape shape)
+    {
+        const string python = "/usr/bin/python3";
+        var script = Path.Combine("bench", "pytorch_sft_step.py");
+        if (!File.Exists(python) || !File.Exists(script)) return null;
+        var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { script, "--layers", $"{shape.Layers}", "--hidden", $"{shape.Hidden}", "--heads", $"{shape.Heads}", "--intermediate", $"{shape.Intermediate}",
+                     "--vocab", $"{shape.Vocab}", "--seq", $"{shape.Sequence}", "--batch", $"{shape.Batch}", "--repeats", $"{shape.Repeats}", "--threads", $"{get_num_threads()}" })
+            psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        var line = stdout.Split('\n').LastOrDefault(l => l.TrimStart().StartsWith('{'));
+        return process.ExitCode == 0 && line is not null ? JsonDocument.Parse(line).RootElement.Clone() : null;
+    }
+}
