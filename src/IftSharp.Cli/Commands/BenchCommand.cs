@@ -99,6 +99,12 @@ public static class BenchCommand
         foreach (var s in steps)
             sb.AppendLine(string.Create(c, $"| {s.Method} | {s.MedianSeconds:F3} | {s.MedianSeconds / sft.MedianSeconds:F2} | {s.TokensPerSecond:F0} | {s.PeakResidentMegabytes:F0} | {s.PeakResidentMegabytes / sft.PeakResidentMegabytes:F2} |"));
         sb.AppendLine();
+        foreach (var m in new[] { "sft", "ift" })
+        {
+            var f = steps.Single(s => s.Method == m);
+            var b = steps.Single(s => s.Method == m + "-bf16");
+            sb.AppendLine(string.Create(c, $"- {m} in bfloat16 mixed precision (float32 master weights): {f.MedianSeconds / b.MedianSeconds:F2}× the float32 step's speed"));
+        }
         sb.AppendLine(string.Create(c, $"- matmul peak (1024², median of 10): float32 {f32:F0} GFLOP/s, bfloat16 {bf16:F0} GFLOP/s"));
         sb.AppendLine(string.Create(c, $"- SFT step: {shape.SftStepFlops() / sft.MedianSeconds / 1e9:F0} GFLOP/s achieved, MFU {mfu:P0} of the float32 matmul peak"));
         sb.AppendLine(string.Create(c, $"- generation, 256 new tokens, batch 1: {cached:F0} tokens/s with the KV cache, {uncached:F0} without ({cached / uncached:F1}×)"));

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using IftSharp.Models;
 using IftSharp.Objectives;
+using IftSharp.Training;
 using static TorchSharp.torch;
 
 namespace IftSharp.Benchmarking;
@@ -46,15 +47,20 @@ public sealed record StepMeasurement(string Method, double MedianSeconds, double
 /// </summary>
 public static class StepBenchmark
 {
-    public static readonly string[] Methods = ["sft", "ift", "dpo", "orpo", "exo", "simpo"];
+    public static readonly string[] Methods = ["sft", "ift", "dpo", "orpo", "exo", "simpo", "sft-bf16", "ift-bf16"];
 
     public static StepMeasurement Run(string method, BenchmarkShape shape)
     {
-        using var model = ModelFactory.CreateFromConfig(shape.Config, seed: 0);
-        var optimizer = optim.AdamW(model.parameters(), lr: 1e-5);
+        bool bf16 = method.EndsWith("-bf16", StringComparison.Ordinal);
+        string objective = bf16 ? method[..^5] : method;
+        using var master = ModelFactory.CreateFromConfig(shape.Config, seed: 0);
+        using var computeCopy = bf16 ? ModelFactory.CreateFromConfig(shape.Config, seed: 0) : null;
+        var model = computeCopy ?? master;
+        var shadow = bf16 ? new Bf16Shadow(master, model) : null;
+        var optimizer = optim.AdamW(master.parameters(), lr: 1e-5);
         using var frozen = new FrozenEmbeddingCopy(model);
         var generator = new TorchSharp.torch.Generator(1);
-        bool pairs = method is not ("sft" or "ift");
+        bool pairs = objective is not ("sft" or "ift");
         int rows = pairs ? 2 * shape.Batch : shape.Batch;
         var ids = randint(0, shape.Vocab, new long[] { rows, shape.Sequence }, generator: generator).DetachFromDisposeScope();
         var labels = ids.clone().DetachFromDisposeScope();
@@ -67,11 +73,13 @@ public static class StepBenchmark
             var clock = Stopwatch.StartNew();
             using (var scope = NewDisposeScope())
             {
+                shadow?.PullWeights();
                 optimizer.zero_grad();
-                var loss = Loss(method, model, ids, labels, referenceSums, shape.Batch, frozen);
+                var loss = Loss(objective, model, ids, labels, referenceSums, shape.Batch, frozen);
                 loss.backward();
+                shadow?.PushGradients();
                 optimizer.step();
-                if (method == "ift") frozen.Sync(model);
+                if (objective == "ift") frozen.Sync(model);
             }
             if (i >= shape.Warmup) times.Add(clock.Elapsed.TotalSeconds);
         }

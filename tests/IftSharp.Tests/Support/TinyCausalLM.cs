@@ -34,7 +34,7 @@ public sealed class TinyCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     {
         using var scope = NewDisposeScope();
         var t = inputsEmbeds.shape[1];
-        var counts = arange(1, t + 1, dtype: ScalarType.Float64).reshape(1, t, 1);
+        var counts = arange(1, t + 1, dtype: inputsEmbeds.dtype).reshape(1, t, 1);
         var running = inputsEmbeds.cumsum(1) / counts;
         return lm_head.forward(tanh(mix.forward(running))).MoveToOuterDisposeScope();
     }
