@@ -1,0 +1,24 @@
+namespace IftSharp.Training;
+
+/// <summary>Settings of a training run; defaults suit the tiny demo models.</summary>
+public sealed record TrainerOptions
+{
+    /// <summary><c>sft</c> or <c>ift</c> (the single-target methods).</summary>
+    public string Method { get; init; } = "ift";
+    public double LearningRate { get; init; } = 1e-3;
+    public int MaxSteps { get; init; } = 300;
+    public int BatchSize { get; init; } = 16;
+    public long Seed { get; init; }
+    public ScheduleKind Scheduler { get; init; } = ScheduleKind.Cosine;
+    public double WarmupRatio { get; init; } = 0.1;
+    public double MaxGradNorm { get; init; } = 1.0;
+    public double WeightDecay { get; init; }
+    public double Lambda { get; init; } = 0.2;
+    public double Gamma { get; init; } = 0.95;
+    /// <summary>Where <c>metrics.jsonl</c> is appended; null writes nothing.</summary>
+    public string? OutputDirectory { get; init; }
+}
+
+/// <summary>What one optimizer step reports (TRL's names in <see cref="Objective"/>).</summary>
+public sealed record StepMetrics(int Step, double Epoch, double Loss, double LearningRate, double GradNorm, double TokensPerSecond,
+    IReadOnlyDictionary<string, double> Objective);
