@@ -17,7 +17,7 @@ public static class DemoCommand
     public static Command Create()
     {
         var output = new Option<string>("--output") { Description = "Folder for the demo's files.", DefaultValueFactory = _ => "runs/demo" };
-        var steps = new Option<int>("--steps") { Description = "IFT training steps of the tiny language model.", DefaultValueFactory = _ => 400 };
+        var steps = new Option<int>("--steps") { Description = "IFT training steps of the tiny language model.", DefaultValueFactory = _ => 300 };
         var command = new Command("demo", "A short end-to-end demonstration (under 3 minutes on 2 cores): Frozen Lake, then a tiny language model trained with IFT.");
         command.Options.Add(output); command.Options.Add(steps);
         command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(output)!, parse.GetValue(steps))));
