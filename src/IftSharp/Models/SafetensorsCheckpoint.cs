@@ -90,24 +90,32 @@ public static class SafetensorsCheckpoint
             current += size;
         }
         Directory.CreateDirectory(directory);
-        foreach (var stale in Directory.GetFiles(directory, "model*.safetensors").Append(Path.Combine(directory, IndexFileName)).Where(File.Exists))
-            File.Delete(stale);
+        var written = new List<string>();
         if (shards.Count == 1)
         {
-            WriteFile(Path.Combine(directory, SingleFileName), shards[0]);
-            return;
+            written.Add(Path.Combine(directory, SingleFileName));
+            WriteFile(written[0], shards[0]);
         }
-        var weightMap = new JsonObject();
-        for (int i = 0; i < shards.Count; i++)
+        else
         {
-            var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
-            WriteFile(Path.Combine(directory, name), shards[i]);
-            foreach (var pair in shards[i]) weightMap[pair.Key] = name;
+            var weightMap = new JsonObject();
+            for (int i = 0; i < shards.Count; i++)
+            {
+                var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+                written.Add(Path.Combine(directory, name));
+                WriteFile(written[^1], shards[i]);
+                foreach (var pair in shards[i]) weightMap[pair.Key] = name;
+            }
+            var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap };
+            var indexPath = Path.Combine(directory, IndexFileName);
+            written.Add(indexPath);
+            File.WriteAllText(indexPath + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            File.Move(indexPath + ".tmp", indexPath, overwrite: true);
         }
-        var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap };
-        var indexPath = Path.Combine(directory, IndexFileName);
-        File.WriteAllText(indexPath + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(indexPath + ".tmp", indexPath, overwrite: true);
+        // Only once the new weights are complete: remove files of an earlier save with another layout.
+        var stale = Directory.GetFiles(directory, "model*.safetensors").Append(Path.Combine(directory, IndexFileName))
+            .Where(f => File.Exists(f) && !written.Contains(f));
+        foreach (var file in stale.ToList()) File.Delete(file);
     }
 
     /// <summary>

@@ -61,6 +61,9 @@ public class SafetensorsCheckpointTests
             using var a = LlamaForCausalLM.FromPretrained(single);
             using var b = LlamaForCausalLM.FromPretrained(sharded);
             AssertSameTensors(a, b);
+
+            model.SavePretrained(sharded); // re-saving unsharded replaces the shards and the index
+            Assert.Equal(new[] { "config.json", "model.safetensors" }, Directory.GetFiles(sharded).Select(Path.GetFileName).Order());
         }
         finally { Directory.Delete(single, true); Directory.Delete(sharded, true); }
     }
