@@ -122,7 +122,10 @@ public static class SafetensorsCheckpoint
     /// Writes one safetensors file (via a temporary file): header padded with spaces to a multiple of 8 bytes,
     /// <c>__metadata__</c> <c>{"format": "pt"}</c>, data in the header's order.
     /// </summary>
-    public static void WriteFile(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors)
+    public static void WriteFile(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors) => WriteFile(path, tensors, 1L << 30);
+
+    // chunkBytes: Span<byte> is limited to 2 GiB, so larger tensors are written in slices of this many bytes.
+    internal static void WriteFile(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, long chunkBytes)
     {
         var list = tensors.ToList();
         var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
@@ -149,8 +152,10 @@ public static class SafetensorsCheckpoint
             foreach (var (_, tensor) in list)
             {
                 using var scope = NewDisposeScope();
-                var cpu = tensor.detach().cpu().contiguous();
-                if (cpu.numel() > 0) stream.Write(cpu.bytes);
+                var flat = tensor.detach().cpu().contiguous().view(-1);
+                long chunkElements = Math.Max(1, chunkBytes / tensor.ElementSize);
+                for (long start = 0; start < flat.numel(); start += chunkElements)
+                    stream.Write(flat.narrow(0, start, Math.Min(chunkElements, flat.numel() - start)).bytes);
             }
         }
         File.Move(temp, path, overwrite: true);
