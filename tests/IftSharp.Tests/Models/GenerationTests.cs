@@ -32,6 +32,20 @@ public class GenerationTests
     }
 
     [Fact]
+    public void LeftPaddingDoesNotChangeTheRealPositions()
+    {
+        using var model = Model(tied: false);
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var alone = model.Forward(tensor(new long[] { 5, 17, 42, 8 }, [1, 4]));
+        var padded = model.Forward(tensor(new long[] { 0, 0, 0, 5, 17, 42, 8, 1, 2, 3, 4, 5, 6, 7 }, [2, 7]),
+                                   tensor(new long[] { 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 }, [2, 7]));
+        var diff = (padded[0].narrow(0, 3, 4) - alone[0]).abs().max().item<float>();
+        Assert.True(diff < 1e-5, $"max diff {diff}");
+        Assert.False(padded.isnan().any().item<bool>());
+    }
+
+    [Fact]
     public void CachedAndUncachedGreedyDecodingAgree()
     {
         using var model = Model();
