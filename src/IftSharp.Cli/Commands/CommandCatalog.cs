@@ -8,6 +8,7 @@ public static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return DemoCommand.Create();
+        yield return InitModelCommand.Create();
         yield return FrozenLakeCommand.Create();
         yield return BenchCommand.Create();
     }

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace IftSharp.Models;
 
-/// <summary>RMS normalisation as Hugging Face's LlamaRMSNorm: normalised in float32, cast back, then scaled.</summary>
+/// <summary>RMS normalisation as Hugging Face's LlamaRMSNorm: normalised in float32 (float64 stays float64), cast back, then scaled.</summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
@@ -23,7 +23,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var inputType = x.dtype;
-        var h = x.to(float32);
+        // HF upcasts half precision to float32; float64 (gradient checks) must not be narrowed.
+        var h = inputType == float64 ? x : x.to(float32);
         var variance = h.pow(2).mean([-1L], keepdim: true);
         h = h * rsqrt(variance + eps);
         return (weight * h.to(inputType)).MoveToOuterDisposeScope();

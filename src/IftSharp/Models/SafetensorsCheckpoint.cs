@@ -90,31 +90,42 @@ public static class SafetensorsCheckpoint
             current += size;
         }
         Directory.CreateDirectory(directory);
-        foreach (var stale in Directory.GetFiles(directory, "model*.safetensors").Append(Path.Combine(directory, IndexFileName)).Where(File.Exists))
-            File.Delete(stale);
+        var written = new List<string>();
         if (shards.Count == 1)
         {
-            WriteFile(Path.Combine(directory, SingleFileName), shards[0]);
-            return;
+            written.Add(Path.Combine(directory, SingleFileName));
+            WriteFile(written[0], shards[0]);
         }
-        var weightMap = new JsonObject();
-        for (int i = 0; i < shards.Count; i++)
+        else
         {
-            var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
-            WriteFile(Path.Combine(directory, name), shards[i]);
-            foreach (var pair in shards[i]) weightMap[pair.Key] = name;
+            var weightMap = new JsonObject();
+            for (int i = 0; i < shards.Count; i++)
+            {
+                var name = $"model-{i + 1:D5}-of-{shards.Count:D5}.safetensors";
+                written.Add(Path.Combine(directory, name));
+                WriteFile(written[^1], shards[i]);
+                foreach (var pair in shards[i]) weightMap[pair.Key] = name;
+            }
+            var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap };
+            var indexPath = Path.Combine(directory, IndexFileName);
+            written.Add(indexPath);
+            File.WriteAllText(indexPath + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            File.Move(indexPath + ".tmp", indexPath, overwrite: true);
         }
-        var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap };
-        var indexPath = Path.Combine(directory, IndexFileName);
-        File.WriteAllText(indexPath + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(indexPath + ".tmp", indexPath, overwrite: true);
+        // Only once the new weights are complete: remove files of an earlier save with another layout.
+        var stale = Directory.GetFiles(directory, "model*.safetensors").Append(Path.Combine(directory, IndexFileName))
+            .Where(f => File.Exists(f) && !written.Contains(f));
+        foreach (var file in stale.ToList()) File.Delete(file);
     }
 
     /// <summary>
     /// Writes one safetensors file (via a temporary file): header padded with spaces to a multiple of 8 bytes,
     /// <c>__metadata__</c> <c>{"format": "pt"}</c>, data in the header's order.
     /// </summary>
-    public static void WriteFile(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors)
+    public static void WriteFile(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors) => WriteFile(path, tensors, 1L << 30);
+
+    // chunkBytes: Span<byte> is limited to 2 GiB, so larger tensors are written in slices of this many bytes.
+    internal static void WriteFile(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, long chunkBytes)
     {
         var list = tensors.ToList();
         var header = new JsonObject { ["__metadata__"] = new JsonObject { ["format"] = "pt" } };
@@ -141,8 +152,10 @@ public static class SafetensorsCheckpoint
             foreach (var (_, tensor) in list)
             {
                 using var scope = NewDisposeScope();
-                var cpu = tensor.detach().cpu().contiguous();
-                if (cpu.numel() > 0) stream.Write(cpu.bytes);
+                var flat = tensor.detach().cpu().contiguous().view(-1);
+                long chunkElements = Math.Max(1, chunkBytes / tensor.ElementSize);
+                for (long start = 0; start < flat.numel(); start += chunkElements)
+                    stream.Write(flat.narrow(0, start, Math.Min(chunkElements, flat.numel() - start)).bytes);
             }
         }
         File.Move(temp, path, overwrite: true);

@@ -82,16 +82,31 @@ public sealed unsafe class SafetensorsFile : IDisposable
         destination.copy_(temporary);
     }
 
+    /// <summary>Span&lt;byte&gt; is limited to 2 GiB, so larger tensors are copied in slices of this many bytes.</summary>
+    internal long ChunkBytes { get; init; } = 1L << 30;
+
     private void CopyRaw(SafetensorsEntry entry, Tensor destination)
     {
         long bytes = entry.End - entry.Begin;
-        long expected = destination.numel() * destination.ElementSize;
+        long elementSize = destination.ElementSize;
+        long expected = destination.numel() * elementSize;
         if (bytes != expected)
             throw new InputException($"{Path_}: tensor '{entry.Name}' holds {bytes} bytes, {entry.Dtype} [{string.Join(", ", entry.Shape)}] needs {expected}");
-        if (bytes > int.MaxValue)
-            throw new InputException($"{Path_}: tensor '{entry.Name}' is larger than 2 GiB, which this reader does not support");
         if (bytes == 0) return;
-        destination.bytes = new Span<byte>(basePointer + dataStart + entry.Begin, (int)bytes);
+        byte* source = basePointer + dataStart + entry.Begin;
+        if (bytes <= ChunkBytes)
+        {
+            destination.bytes = new Span<byte>(source, (int)bytes);
+            return;
+        }
+        using var flat = destination.view(-1);
+        long chunkElements = Math.Max(1, ChunkBytes / elementSize), total = destination.numel();
+        for (long start = 0; start < total; start += chunkElements)
+        {
+            long count = Math.Min(chunkElements, total - start);
+            using var slice = flat.narrow(0, start, count);
+            slice.bytes = new Span<byte>(source + start * elementSize, checked((int)(count * elementSize)));
+        }
     }
 
     private SafetensorsEntry Entry(string name) =>

@@ -8,7 +8,8 @@ namespace IftSharp.Tests.Models;
 /// <summary>
 /// Logits against an independent float64 PyTorch forward pass written from Hugging Face's Llama/Qwen2 definitions
 /// (Fixtures/tools/make_model_fixtures.py), on checkpoints that script wrote itself: a Llama-3-style model
-/// (GQA, llama3 RoPE scaling, tied embeddings, F32) and a Qwen2-style one (q/k/v bias, untied head, BF16 weights).
+/// (GQA, llama3 RoPE scaling, tied embeddings, F32), a Qwen2-style one (q/k/v bias, MQA, untied head, BF16 weights)
+/// and a Qwen3-style one (q/k norms, explicit head_dim, linear RoPE scaling, F16 weights).
 /// Row 1 of each input is left-padded; only its real positions are compared.
 /// </summary>
 public class GoldenLogitsTests
@@ -16,6 +17,7 @@ public class GoldenLogitsTests
     [Theory]
     [InlineData("tiny-llama3")]
     [InlineData("tiny-qwen2")]
+    [InlineData("tiny-qwen3")]
     public void LogitsMatchTheIndependentReference(string name)
     {
         using var scope = NewDisposeScope();
@@ -54,6 +56,22 @@ public class GoldenLogitsTests
         Assert.Contains("lm_head.weight", keys);
         Assert.Contains("model.layers.1.self_attn.q_proj.bias", keys);
         Assert.DoesNotContain("model.layers.1.self_attn.o_proj.bias", keys);
+    }
+
+    [Fact]
+    public void BFloat16InferenceStaysCloseToFloat32()
+    {
+        using var scope = NewDisposeScope();
+        var dir = TinyModels.FixtureDirectory("tiny-llama3");
+        using var full = LlamaForCausalLM.FromPretrained(dir, ScalarType.Float32);
+        using var half = LlamaForCausalLM.FromPretrained(dir, ScalarType.BFloat16);
+        Assert.Equal(ScalarType.BFloat16, half.Dtype);
+        var ids = tensor(new long[] { 5, 9, 33, 70, 12, 8 }, [1, 6]);
+        using var _ = no_grad();
+        var a = full.Forward(ids);
+        var b = half.Forward(ids).to(ScalarType.Float32);
+        var relative = ((a - b).abs().max() / a.abs().max()).item<float>();
+        Assert.InRange(relative, 1e-6, 0.05); // bf16 keeps ~3 significant digits: close, but not identical
     }
 
     private static long[][] Matrix(JsonElement e) =>

@@ -61,6 +61,9 @@ public class SafetensorsCheckpointTests
             using var a = LlamaForCausalLM.FromPretrained(single);
             using var b = LlamaForCausalLM.FromPretrained(sharded);
             AssertSameTensors(a, b);
+
+            model.SavePretrained(sharded); // re-saving unsharded replaces the shards and the index
+            Assert.Equal(new[] { "config.json", "model.safetensors" }, Directory.GetFiles(sharded).Select(Path.GetFileName).Order());
         }
         finally { Directory.Delete(single, true); Directory.Delete(sharded, true); }
     }
@@ -76,6 +79,31 @@ public class SafetensorsCheckpointTests
         using var model = LlamaForCausalLM.FromPretrained(dir, ScalarType.Float32);
         using var widened = stored.to(ScalarType.Float32);
         Assert.True(model.Backbone.Norm.Weight.eq(widened).all().item<bool>());
+    }
+
+    [Fact]
+    public void TensorsLargerThanOneSpanAreCopiedInSlices()
+    {
+        // Real checkpoints have tensors over 2 GiB; the same slicing path runs here with 40-byte slices.
+        var dir = TinyModels.TempDirectory();
+        try
+        {
+            using var scope = NewDisposeScope();
+            var path = Path.Combine(dir, "t.safetensors");
+            var a = arange(0, 1003, dtype: ScalarType.Float32).reshape(17, 59) * 0.37f;
+            var b = randn(5, 7).to(ScalarType.BFloat16);
+            SafetensorsCheckpoint.WriteFile(path, [new("a", a), new("b", b)], chunkBytes: 40);
+            using var file = new SafetensorsFile(path) { ChunkBytes = 36 };
+            var a2 = empty(17, 59);
+            file.ReadInto("a", a2);
+            Assert.True(a.eq(a2).all().item<bool>());
+            var b2 = empty(5, 7, dtype: ScalarType.BFloat16);
+            file.ReadInto("b", b2);
+            Assert.True(b.eq(b2).all().item<bool>());
+            using var whole = new SafetensorsFile(path);
+            Assert.True(a.eq(whole.Read("a")).all().item<bool>());
+        }
+        finally { Directory.Delete(dir, true); }
     }
 
     [Fact]

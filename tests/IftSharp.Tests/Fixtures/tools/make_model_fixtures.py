@@ -24,6 +24,13 @@ QWEN2 = {
     "rope_theta": 1000000.0, "max_position_embeddings": 128, "tie_word_embeddings": False,
     "hidden_act": "silu", "vocab_size": 120, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "bfloat16",
 }
+QWEN3 = {
+    "model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "hidden_size": 32, "intermediate_size": 48,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "rms_norm_eps": 1e-6,
+    "rope_theta": 1000000.0, "max_position_embeddings": 128, "tie_word_embeddings": True, "attention_bias": False,
+    "rope_scaling": {"rope_type": "linear", "factor": 2.0},
+    "hidden_act": "silu", "vocab_size": 100, "bos_token_id": None, "eos_token_id": 2, "torch_dtype": "float16",
+}
 
 DTYPES = {torch.float32: ("F32", "<f4"), torch.bfloat16: ("BF16", None), torch.float16: ("F16", "<f2")}
 
@@ -65,6 +72,9 @@ def random_weights(cfg, gen, dtype):
             if qkv_bias:
                 w[p + f"self_attn.{name}.bias"] = torch.randn(rows, generator=gen) * 0.2
         w[p + "self_attn.o_proj.weight"] = torch.randn(h, nh * d, generator=gen) * 0.2
+        if cfg["model_type"] == "qwen3":
+            w[p + "self_attn.q_norm.weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
+            w[p + "self_attn.k_norm.weight"] = 1 + 0.1 * torch.randn(d, generator=gen)
         w[p + "mlp.gate_proj.weight"] = torch.randn(i, h, generator=gen) * 0.2
         w[p + "mlp.up_proj.weight"] = torch.randn(i, h, generator=gen) * 0.2
         w[p + "mlp.down_proj.weight"] = torch.randn(h, i, generator=gen) * 0.2
@@ -84,6 +94,8 @@ def inv_freq(cfg):
         smoothed = (1 - smooth) * scaled / factor + smooth * scaled
         medium = ~(wavelen < high_wl) * ~(wavelen > low_wl)
         inv = torch.where(medium, smoothed, scaled)
+    if rs and rs.get("rope_type") == "linear":
+        inv = inv / rs["factor"]
     return inv.double()
 
 
@@ -114,8 +126,12 @@ def reference_logits(cfg, w, ids, mask):
         p = f"model.layers.{l}."
         hn = rms(x, w[p + "input_layernorm.weight"], eps)
         proj = lambda n: torch.nn.functional.linear(hn, w[p + f"self_attn.{n}.weight"], bias(p + f"self_attn.{n}.bias"))
-        q = proj("q_proj").view(b, t, nh, d).transpose(1, 2)
-        k = proj("k_proj").view(b, t, kv, d).transpose(1, 2)
+        q = proj("q_proj").view(b, t, nh, d)
+        k = proj("k_proj").view(b, t, kv, d)
+        if cfg["model_type"] == "qwen3":  # Qwen3 normalises each query/key head before the rotation
+            q = rms(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms(k, w[p + "self_attn.k_norm.weight"], eps)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = proj("v_proj").view(b, t, kv, d).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
@@ -158,4 +174,5 @@ def make(name, cfg, dtype, seed):
 
 make("tiny-llama3", LLAMA, torch.float32, 1234)
 make("tiny-qwen2", QWEN2, torch.bfloat16, 4321)
+make("tiny-qwen3", QWEN3, torch.float16, 999)
 print("fixtures written to", os.path.normpath(OUT))
