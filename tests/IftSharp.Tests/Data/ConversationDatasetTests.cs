@@ -1,0 +1,56 @@
+using IftSharp.Core;
+using IftSharp.Data;
+using IftSharp.Tokenization;
+using Xunit;
+
+namespace IftSharp.Tests.Data;
+
+public class ConversationDatasetTests
+{
+    private static string Write(params string[] lines)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "iftsharp-data-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    private const string Good = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Yo\"}]}";
+
+    [Theory]
+    [InlineData("{\"messages\": [", ":2: malformed JSON")]
+    [InlineData("{\"text\": \"x\"}", ":2: field 'messages': missing")]
+    [InlineData("{\"messages\": [{\"role\": \"robot\", \"content\": \"x\"}]}", ":2: field 'messages[0].role': 'robot'")]
+    [InlineData("{\"messages\": [{\"role\": \"user\"}]}", ":2: field 'messages[0].content': missing")]
+    [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}, {\"role\": \"assistant\", \"content\": \"\"}]}", ":2: field 'messages[1].content': empty assistant message")]
+    [InlineData("{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}", ":2: field 'messages': no assistant message")]
+    public void BadLinesNameFileLineAndField(string badLine, string expected)
+    {
+        var path = Write(Good, badLine);
+        try
+        {
+            var e = Assert.Throws<InputException>(() => ConversationDataset.ReadJsonl(path));
+            Assert.Contains(path + expected, e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void LabelsCoverExactlyTheAssistantTokensAndTheirEndOfTurn()
+    {
+        var tokenizer = new ByteLevelTokenizer();
+        var example = ConversationDataset.Tokenize([new ChatMessage("user", "Hi"), new ChatMessage("assistant", "Yo")], tokenizer, new ChatMlTemplate(), 512);
+        // "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nYo<|im_end|>\n": labelled = 'Y', 'o', <|im_end|>.
+        var labelled = example.Labels.Select((l, i) => (l, i)).Where(x => x.l != -100).Select(x => example.InputIds[x.i]).ToArray();
+        Assert.Equal(new[] { (int)'Y', (int)'o', tokenizer.TokenToId("<|im_end|>")!.Value }, labelled);
+        Assert.Equal(example.InputIds.Length, example.Labels.Length);
+    }
+
+    [Fact]
+    public void APromptThatFillsMaxLengthIsAnError()
+    {
+        var e = Assert.Throws<InputException>(() => ConversationDataset.Tokenize(
+            [new ChatMessage("user", new string('x', 100)), new ChatMessage("assistant", "y")], new ByteLevelTokenizer(), new ChatMlTemplate(), 64, source: "d.jsonl", line: 7));
+        Assert.Contains("d.jsonl:7", e.Message);
+        Assert.Contains("max_length", e.Message);
+    }
+}

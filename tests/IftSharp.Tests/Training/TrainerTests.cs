@@ -1,0 +1,95 @@
+using System.Text.Json;
+using IftSharp.Data;
+using IftSharp.Models;
+using IftSharp.Tokenization;
+using IftSharp.Training;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace IftSharp.Tests.Training;
+
+public class TrainerTests
+{
+    [Theory]
+    [InlineData(ScheduleKind.Cosine, 0, 100, 10, 0.0)]
+    [InlineData(ScheduleKind.Cosine, 5, 100, 10, 0.5)]
+    [InlineData(ScheduleKind.Cosine, 10, 100, 10, 1.0)]
+    [InlineData(ScheduleKind.Cosine, 55, 100, 10, 0.5)]   // halfway through the decay: (1 + cos π/2) / 2
+    [InlineData(ScheduleKind.Linear, 55, 100, 10, 0.5)]
+    [InlineData(ScheduleKind.Constant, 99, 100, 10, 1.0)]
+    public void SchedulesWarmUpThenDecay(ScheduleKind kind, int step, int total, int warmup, double expected)
+    {
+        Assert.Equal(expected, LearningRateSchedule.Factor(kind, step, total, warmup), 12);
+    }
+
+    private static (LlamaForCausalLM Model, List<TrainingExample> Data, int Pad) Setup()
+    {
+        var tokenizer = new ByteLevelTokenizer();
+        var conversations = new[] { ("Reverse cat", "tac"), ("Reverse dog", "god"), ("Reverse sun", "nus"), ("Reverse owl", "lwo") };
+        var data = conversations.Select(c => ConversationDataset.Tokenize([new ChatMessage("user", c.Item1), new ChatMessage("assistant", c.Item2)],
+            tokenizer, new ChatMlTemplate(), 64)).ToList();
+        var config = new DecoderConfig
+        {
+            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, VocabSize = tokenizer.VocabSize,
+            TieWordEmbeddings = true, MaxPositionEmbeddings = 128,
+        };
+        return (ModelFactory.CreateFromConfig(config, seed: 0), data, tokenizer.PadTokenId!.Value);
+    }
+
+    [Theory]
+    [InlineData("sft")]
+    [InlineData("ift")]
+    public void LossFallsAndMetricsAreWrittenPerStep(string method)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "iftsharp-train-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (model, data, pad) = Setup();
+            using var _ = model;
+            var history = Trainer.Train(model, data, pad, new TrainerOptions { Method = method, MaxSteps = 30, BatchSize = 4, LearningRate = 2e-2, OutputDirectory = dir });
+            Assert.Equal(30, history.Count);
+            Assert.True(history[^1].Loss < 0.5 * history[0].Loss, $"loss {history[0].Loss} → {history[^1].Loss}");
+            var lines = File.ReadAllLines(Path.Combine(dir, "metrics.jsonl"));
+            Assert.Equal(30, lines.Length);
+            using var row = JsonDocument.Parse(lines[^1]);
+            foreach (var field in new[] { "step", "epoch", "loss", "learning_rate", "grad_norm", "tokens_per_second", "num_tokens" })
+                Assert.True(row.RootElement.TryGetProperty(field, out var _), field);
+            if (method == "ift") Assert.True(row.RootElement.TryGetProperty("ift/first_pass_nll", out var _));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void SameSeedSameLosses()
+    {
+        var (a, data, pad) = Setup();
+        var (b, _, _) = Setup();
+        var options = new TrainerOptions { Method = "ift", MaxSteps = 5, BatchSize = 2, Seed = 3 };
+        var first = Trainer.Train(a, data, pad, options).Select(m => m.Loss);
+        var second = Trainer.Train(b, data, pad, options).Select(m => m.Loss);
+        Assert.Equal(first, second);
+    }
+
+    [Fact]
+    public void ANonFiniteLossStopsTheRunWithAClearMessage()
+    {
+        var (model, data, pad) = Setup();
+        using (no_grad()) model.EmbedTokens.weight!.fill_(double.NaN);
+        var e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(model, data, pad, new TrainerOptions { Method = "sft", MaxSteps = 3, BatchSize = 2 }));
+        Assert.Contains("step 1", e.Message);
+    }
+
+    [Fact]
+    public void MemoryStaysFlat()
+    {
+        // Live tensors after many steps equal those after a few: every step's temporaries are disposed.
+        var (model, data, pad) = Setup();
+        Trainer.Train(model, data, pad, new TrainerOptions { Method = "ift", MaxSteps = 3, BatchSize = 2 });
+        GC.Collect(); GC.WaitForPendingFinalizers();
+        long afterFew = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Trainer.Train(model, data, pad, new TrainerOptions { Method = "ift", MaxSteps = 60, BatchSize = 2 });
+        GC.Collect(); GC.WaitForPendingFinalizers();
+        long afterMany = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        Assert.True(afterMany - afterFew < 60, $"live tensors grew from {afterFew} to {afterMany}");
+    }
+}
