@@ -9,6 +9,9 @@ public static class CommandCatalog
     {
         yield return DemoCommand.Create();
         yield return InitModelCommand.Create();
+        yield return TrainCommand.Create();
+        yield return GenerateCommand.Create();
+        yield return PlotCommand.Create();
         yield return FrozenLakeCommand.Create();
         yield return BenchCommand.Create();
     }

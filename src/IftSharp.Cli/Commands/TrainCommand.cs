@@ -1,0 +1,77 @@
+using System.CommandLine;
+using IftSharp.Core;
+using IftSharp.Data;
+using IftSharp.Models;
+using IftSharp.Tokenization;
+using IftSharp.Training;
+using Spectre.Console;
+
+namespace IftSharp.Cli.Commands;
+
+/// <summary><c>iftsharp train</c>: SFT or IFT on a conversational JSONL dataset; saves the model in Hugging Face format.</summary>
+public static class TrainCommand
+{
+    public static Command Create()
+    {
+        var d = new TrainerOptions();
+        var method = new Option<string>("--method") { Description = "sft or ift.", DefaultValueFactory = _ => d.Method };
+        method.AcceptOnlyFromAmong("sft", "ift");
+        var model = new Option<string>("--model") { Description = "Model folder to start from (config.json, model.safetensors, tokenizer files).", Required = true };
+        var dataset = new Option<string>("--dataset") { Description = "JSONL file of {\"messages\": [{\"role\", \"content\"}, ...]} conversations; the loss is on assistant turns.", Required = true };
+        var output = new Option<string>("--output") { Description = "Folder for the trained model and metrics.jsonl.", Required = true };
+        var lr = new Option<double>("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => d.LearningRate };
+        var steps = new Option<int>("--max-steps") { Description = "Optimizer steps.", DefaultValueFactory = _ => d.MaxSteps };
+        var batch = new Option<int>("--batch-size") { Description = "Conversations per step.", DefaultValueFactory = _ => d.BatchSize };
+        var maxLength = new Option<int>("--max-length") { Description = "Tokens per conversation; longer ones are cut on the right.", DefaultValueFactory = _ => 512 };
+        var scheduler = new Option<ScheduleKind>("--scheduler") { Description = "Constant, Linear or Cosine decay after warm-up.", DefaultValueFactory = _ => d.Scheduler };
+        var warmup = new Option<double>("--warmup-ratio") { Description = "Fraction of steps of linear warm-up.", DefaultValueFactory = _ => d.WarmupRatio };
+        var clip = new Option<double>("--max-grad-norm") { Description = "Gradient clipping norm.", DefaultValueFactory = _ => d.MaxGradNorm };
+        var lambda = new Option<double>("--lambda") { Description = "IFT's λ.", DefaultValueFactory = _ => d.Lambda };
+        var gamma = new Option<double>("--gamma") { Description = "IFT's γ.", DefaultValueFactory = _ => d.Gamma };
+        var seed = new Option<long>("--seed") { Description = "Seed of the data order.", DefaultValueFactory = _ => d.Seed };
+        var command = new Command("train", "Fine-tune a model with SFT or IFT on a conversational JSONL dataset (completion-only loss); writes the model (Hugging Face format) and metrics.jsonl.");
+        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed }) command.Options.Add(o);
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            var dir = parse.GetValue(model)!;
+            var outDir = parse.GetValue(output)!;
+            var (tokenizer, template) = TokenizerLoader.Load(dir);
+            if (template is null) throw new InputException($"{dir}/tokenizer_config.json: field 'chat_template': missing; conversational data needs one");
+            var file = parse.GetValue(dataset)!;
+            var conversations = ConversationDataset.ReadJsonl(file);
+            int max = parse.GetValue(maxLength);
+            var examples = conversations.Select((c, i) => ConversationDataset.Tokenize(c, tokenizer, template, max, source: file, line: i + 1)).ToList();
+            var options = d with
+            {
+                Method = parse.GetValue(method)!, LearningRate = parse.GetValue(lr), MaxSteps = parse.GetValue(steps), BatchSize = parse.GetValue(batch),
+                Scheduler = parse.GetValue(scheduler), WarmupRatio = parse.GetValue(warmup), MaxGradNorm = parse.GetValue(clip),
+                Lambda = parse.GetValue(lambda), Gamma = parse.GetValue(gamma), Seed = parse.GetValue(seed), OutputDirectory = outDir,
+            };
+            using var lm = LlamaForCausalLM.FromPretrained(dir);
+            var metrics = Path.Combine(outDir, "metrics.jsonl");
+            if (File.Exists(metrics)) File.Delete(metrics);
+            AnsiConsole.MarkupLine($"{options.Method.ToUpperInvariant()} on {examples.Count} conversations from {Markup.Escape(file)}, {options.MaxSteps} steps of {options.BatchSize}.");
+            IReadOnlyList<StepMetrics> history = [];
+            if (Console.IsOutputRedirected)
+                history = Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, m =>
+                    Console.WriteLine($"step {m.Step}/{options.MaxSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.LearningRate:G3} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tokens/s"));
+            else
+                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask(options.Method, maxValue: options.MaxSteps);
+                        history = Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, m =>
+                        {
+                            task.Description = $"step {m.Step} epoch {m.Epoch:F2} loss {m.Loss:F3} lr {m.LearningRate:G2} {m.TokensPerSecond:F0} tok/s";
+                            task.Increment(1);
+                        });
+                    });
+            lm.SavePretrained(outDir);
+            foreach (var f in new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" })
+                if (File.Exists(Path.Combine(dir, f)) && Path.GetFullPath(dir) != Path.GetFullPath(outDir)) File.Copy(Path.Combine(dir, f), Path.Combine(outDir, f), true);
+            AnsiConsole.MarkupLine($"Loss {history[0].Loss:F4} → {history[^1].Loss:F4}. Saved to [bold]{Markup.Escape(outDir)}[/] with metrics.jsonl (draw it: iftsharp plot {Markup.Escape(outDir)}).");
+            return 0;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,71 @@
+using System.CommandLine;
+using IftSharp.Cli.Commands;
+using IftSharp.Models;
+using IftSharp.Tokenization;
+using Xunit;
+
+namespace IftSharp.Tests.Cli;
+
+/// <summary>The train → generate → plot path through the real command line, on a tiny model made for the test.</summary>
+public class TrainGeneratePlotCommandTests
+{
+    private static int Run(params string[] args)
+    {
+        var root = new RootCommand();
+        foreach (var c in CommandCatalog.All()) root.Subcommands.Add(c);
+        return root.Parse(args).Invoke();
+    }
+
+    private static string TinyModel()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "iftsharp-cli-" + Guid.NewGuid().ToString("N"));
+        var tokenizer = new ByteLevelTokenizer();
+        var config = new DecoderConfig
+        {
+            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, VocabSize = tokenizer.VocabSize,
+            TieWordEmbeddings = true, MaxPositionEmbeddings = 256, EosTokenId = [tokenizer.EosTokenId!.Value],
+        };
+        using var model = ModelFactory.CreateFromConfig(config, seed: 0);
+        model.SavePretrained(dir);
+        tokenizer.Save(dir);
+        return dir;
+    }
+
+    [Fact]
+    public void TrainThenGenerateThenPlot()
+    {
+        var model = TinyModel();
+        var output = model + "-out";
+        var data = Path.Combine(AppContext.BaseDirectory, "data", "demo", "train.jsonl");
+        try
+        {
+            Assert.Equal(0, Run("train", "--method", "ift", "--model", model, "--dataset", data, "--output", output, "--max-steps", "3", "--batch-size", "2"));
+            foreach (var f in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "metrics.jsonl" })
+                Assert.True(File.Exists(Path.Combine(output, f)), f);
+            Assert.Equal(3, File.ReadAllLines(Path.Combine(output, "metrics.jsonl")).Length);
+            Assert.Equal(0, Run("generate", "--model", output, "--prompt", "What is 1 plus 1?", "--chat", "--max-new-tokens", "4"));
+            Assert.Equal(0, Run("plot", output));
+            Assert.True(File.Exists(Path.Combine(output, "metrics.png")));
+        }
+        finally
+        {
+            foreach (var d in new[] { model, output }) if (Directory.Exists(d)) Directory.Delete(d, true);
+        }
+    }
+
+    [Fact]
+    public void BadInputExitsWithCodeTwoBeforeTraining()
+    {
+        var model = TinyModel();
+        var bad = Path.Combine(Path.GetTempPath(), "iftsharp-bad-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        File.WriteAllText(bad, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}\n");
+        try
+        {
+            Assert.Equal(2, Run("train", "--model", model, "--dataset", bad, "--output", model + "-out"));
+            Assert.False(Directory.Exists(model + "-out"));
+            Assert.Equal(2, Run("generate", "--model", Path.GetTempPath(), "--prompt", "x"));
+            Assert.Equal(2, Run("plot", Path.GetTempPath()));
+        }
+        finally { Directory.Delete(model, true); File.Delete(bad); }
+    }
+}
