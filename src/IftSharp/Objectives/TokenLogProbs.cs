@@ -27,7 +27,8 @@ public static class TokenLogProbs
         var targets = labels.narrow(1, 1, t - 1);
         var mask = targets.ne(IgnoreIndex);
         var safeTargets = targets.masked_fill(mask.logical_not(), 0);
-        var logps = shifted.log_softmax(-1).gather(-1, safeTargets.unsqueeze(-1)).squeeze(-1);
+        // x[target] − logsumexp(x) is log_softmax at the target without materialising the [B, T, V] log-softmax.
+        var logps = shifted.gather(-1, safeTargets.unsqueeze(-1)).squeeze(-1) - shifted.logsumexp(-1);
         var maskF = mask.to_type(dtype);
         logps = logps * maskF;
         return (logps.MoveToOuterDisposeScope(), maskF.MoveToOuterDisposeScope());
