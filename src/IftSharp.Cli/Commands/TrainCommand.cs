@@ -29,8 +29,14 @@ public static class TrainCommand
         var lambda = new Option<double>("--lambda") { Description = "IFT's λ.", DefaultValueFactory = _ => d.Lambda };
         var gamma = new Option<double>("--gamma") { Description = "IFT's γ.", DefaultValueFactory = _ => d.Gamma };
         var seed = new Option<long>("--seed") { Description = "Seed of the data order.", DefaultValueFactory = _ => d.Seed };
+        var accum = new Option<int>("--grad-accum") { Description = "Micro-batches per optimizer step.", DefaultValueFactory = _ => d.GradientAccumulationSteps };
+        var optimizerKind = new Option<OptimizerKind>("--optimizer") { Description = "AdamW or RMSprop (the official IFT recipe's).", DefaultValueFactory = _ => d.Optimizer };
+        var weightDecay = new Option<double>("--weight-decay") { Description = "Weight decay.", DefaultValueFactory = _ => d.WeightDecay };
+        var saveSteps = new Option<int>("--save-steps") { Description = "Checkpoint (OUTPUT/checkpoint-STEP) every N steps; 0: only at the end and on Ctrl-C.", DefaultValueFactory = _ => d.SaveSteps };
+        var saveLimit = new Option<int?>("--save-total-limit") { Description = "Keep only the newest N checkpoints." };
+        var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (same method and seed): the same per-step losses as an uninterrupted run." };
         var command = new Command("train", "Fine-tune a model with SFT or IFT on a conversational JSONL dataset (completion-only loss); writes the model (Hugging Face format) and metrics.jsonl.");
-        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed }) command.Options.Add(o);
+        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var dir = parse.GetValue(model)!;
@@ -46,15 +52,22 @@ public static class TrainCommand
                 Method = parse.GetValue(method)!, LearningRate = parse.GetValue(lr), MaxSteps = parse.GetValue(steps), BatchSize = parse.GetValue(batch),
                 Scheduler = parse.GetValue(scheduler), WarmupRatio = parse.GetValue(warmup), MaxGradNorm = parse.GetValue(clip),
                 Lambda = parse.GetValue(lambda), Gamma = parse.GetValue(gamma), Seed = parse.GetValue(seed), OutputDirectory = outDir,
+                GradientAccumulationSteps = parse.GetValue(accum), Optimizer = parse.GetValue(optimizerKind), WeightDecay = parse.GetValue(weightDecay),
+                SaveSteps = parse.GetValue(saveSteps), SaveTotalLimit = parse.GetValue(saveLimit), Resume = parse.GetValue(resume),
             };
             using var lm = LlamaForCausalLM.FromPretrained(dir);
             var metrics = Path.Combine(outDir, "metrics.jsonl");
-            if (File.Exists(metrics)) File.Delete(metrics);
+            if (!options.Resume && File.Exists(metrics)) File.Delete(metrics);
+            var checkpointer = new PretrainedModelCheckpoint(lm, dir);
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            Console.CancelKeyPress += onCancel; // Ctrl-C: finish the step, save a checkpoint, exit
             AnsiConsole.MarkupLine($"{options.Method.ToUpperInvariant()} on {examples.Count} conversations from {Markup.Escape(file)}, {options.MaxSteps} steps of {options.BatchSize}.");
             IReadOnlyList<StepMetrics> history = [];
             if (Console.IsOutputRedirected)
                 history = Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, m =>
-                    Console.WriteLine($"step {m.Step}/{options.MaxSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.LearningRate:G3} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tokens/s"));
+                    Console.WriteLine($"step {m.Step}/{options.MaxSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.LearningRate:G3} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tokens/s"),
+                    cancel.Token, checkpointer);
             else
                 AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                     .Start(ctx =>
@@ -64,8 +77,15 @@ public static class TrainCommand
                         {
                             task.Description = $"step {m.Step} epoch {m.Epoch:F2} loss {m.Loss:F3} lr {m.LearningRate:G2} {m.TokensPerSecond:F0} tok/s";
                             task.Increment(1);
-                        });
+                        }, cancel.Token, checkpointer);
                     });
+            Console.CancelKeyPress -= onCancel;
+            if (cancel.IsCancellationRequested)
+            {
+                AnsiConsole.MarkupLine($"Interrupted: saved {Markup.Escape(TrainingCheckpoint.List(outDir)[^1].Path)}; continue with --resume.");
+                return 130;
+            }
+            if (history.Count == 0) throw new InputException($"--resume: the newest checkpoint in {outDir} is already at --max-steps {options.MaxSteps}");
             lm.SavePretrained(outDir);
             foreach (var f in new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" })
                 if (File.Exists(Path.Combine(dir, f)) && Path.GetFullPath(dir) != Path.GetFullPath(outDir)) File.Copy(Path.Combine(dir, f), Path.Combine(outDir, f), true);

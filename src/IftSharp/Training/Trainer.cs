@@ -1,58 +1,82 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
+using IftSharp.Core;
 using IftSharp.Data;
 using IftSharp.Models;
 using IftSharp.Objectives;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace IftSharp.Training;
 
 /// <summary>
-/// The training loop for the single-target methods (SFT and IFT): seeded shuffling per epoch, AdamW, warm-up and
-/// schedule, gradient clipping, one dispose scope per step, metrics per step (and to <c>metrics.jsonl</c>).
+/// The training loop for the single-target methods (SFT and IFT): a seeded data order per epoch, AdamW or RMSprop,
+/// warm-up and schedule, gradient accumulation, clipping, one dispose scope per micro-batch, metrics per optimizer
+/// step (and to <c>metrics.jsonl</c>), checkpoints that resume exactly, a checkpoint on cancellation (Ctrl-C).
 /// A method is an objective: the loop is the same.
 /// </summary>
 public static class Trainer
 {
     public static IReadOnlyList<StepMetrics> Train(ICausalLM model, IReadOnlyList<TrainingExample> data, int padId, TrainerOptions o,
-        Action<StepMetrics>? onStep = null, CancellationToken cancel = default)
+        Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null)
     {
-        if (o.Method is not ("sft" or "ift")) throw new Core.InputException($"--method: '{o.Method}'; this trainer runs sft or ift");
-        if (data.Count == 0) throw new Core.InputException("the dataset has no examples");
+        if (o.Method is not ("sft" or "ift")) throw new InputException($"--method: '{o.Method}'; this trainer runs sft or ift");
+        if (data.Count == 0) throw new InputException("the dataset has no examples");
+        if (o.GradientAccumulationSteps < 1) throw new InputException("--grad-accum: expected at least 1");
         var parameters = model.parameters().ToList();
-        var optimizer = optim.AdamW(parameters, lr: o.LearningRate, weight_decay: o.WeightDecay);
+        OptimizerHelper optimizer = o.Optimizer == OptimizerKind.RMSprop
+            ? optim.RMSProp(parameters, lr: o.LearningRate, weight_decay: o.WeightDecay)
+            : optim.AdamW(parameters, lr: o.LearningRate, weight_decay: o.WeightDecay);
+        var output = o.OutputDirectory;
+        if (output is not null) Directory.CreateDirectory(output);
+        var metricsPath = output is null ? null : Path.Combine(output, "metrics.jsonl");
+
+        int startStep = 0, epoch = 0, cursor = 0;
+        if (o.Resume)
+        {
+            if (output is null || checkpoint is null) throw new InputException("--resume: needs an output folder and a model that can be checkpointed");
+            var latest = TrainingCheckpoint.List(output).LastOrDefault();
+            if (latest.Path is null) throw new InputException($"--resume: no checkpoint-* folder in {output}");
+            var state = TrainingCheckpoint.ReadState(latest.Path);
+            if (state.Method != o.Method || state.Seed != o.Seed)
+                throw new InputException($"--resume: {latest.Path} was made by --method {state.Method} --seed {state.Seed}; expected the same settings");
+            checkpoint.Load(latest.Path);
+            optimizer.load_state_dict(Path.Combine(latest.Path, TrainingCheckpoint.OptimizerFile));
+            (startStep, epoch, cursor) = (state.Step, state.Epoch, state.Cursor);
+            if (metricsPath is not null && File.Exists(metricsPath)) // drop steps logged after the checkpoint
+                File.WriteAllLines(metricsPath, File.ReadAllLines(metricsPath).Where(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() <= startStep));
+        }
+
         using var frozen = o.Method == "ift" ? new FrozenEmbeddingCopy(model) : null;
         var iftOptions = new IftOptions { Lambda = o.Lambda, Gamma = o.Gamma };
         int warmup = LearningRateSchedule.WarmupSteps(o.WarmupRatio, o.MaxSteps);
-        var order = new Random((int)o.Seed);
-        var metricsPath = o.OutputDirectory is null ? null : Path.Combine(o.OutputDirectory, "metrics.jsonl");
-        if (o.OutputDirectory is not null) Directory.CreateDirectory(o.OutputDirectory);
+        var permutation = Permutation(data.Count, o.Seed, epoch);
+        int batchSize = Math.Min(o.BatchSize, data.Count);
 
         var history = new List<StepMetrics>();
-        var permutation = Array.Empty<int>();
-        int cursor = 0, epoch = -1;
-        for (int step = 0; step < o.MaxSteps && !cancel.IsCancellationRequested; step++)
+        int step = startStep;
+        void Save() => TrainingCheckpoint.Write(output!, new TrainerState(step, epoch, cursor, o.Method, o.Seed), checkpoint!, optimizer, o.SaveTotalLimit);
+
+        for (; step < o.MaxSteps; )
         {
-            var batchExamples = new List<TrainingExample>();
-            while (batchExamples.Count < Math.Min(o.BatchSize, data.Count))
-            {
-                if (cursor >= permutation.Length)
-                {
-                    permutation = Enumerable.Range(0, data.Count).OrderBy(_ => order.Next()).ToArray();
-                    cursor = 0; epoch++;
-                }
-                batchExamples.Add(data[permutation[cursor++]]);
-            }
+            if (cancel.IsCancellationRequested) break;
             var clock = Stopwatch.StartNew();
             double lr = o.LearningRate * LearningRateSchedule.Factor(o.Scheduler, step, o.MaxSteps, warmup);
             foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-
-            StepMetrics metrics;
-            using (var scope = NewDisposeScope())
+            using (NewDisposeScope()) optimizer.zero_grad(); // the gradient handles it touches are temporaries too
+            double loss = 0;
+            long tokens = 0;
+            IReadOnlyDictionary<string, double> objective = new Dictionary<string, double>();
+            for (int micro = 0; micro < o.GradientAccumulationSteps; micro++)
             {
-                var batch = Batch.Collate(batchExamples, padId);
-                optimizer.zero_grad();
+                var examples = new List<TrainingExample>(batchSize);
+                while (examples.Count < batchSize)
+                {
+                    if (cursor >= data.Count) { epoch++; cursor = 0; permutation = Permutation(data.Count, o.Seed, epoch); }
+                    examples.Add(data[permutation[cursor++]]);
+                }
+                using var scope = NewDisposeScope();
+                var batch = Batch.Collate(examples, padId);
                 ObjectiveResult result;
                 if (o.Method == "ift")
                     result = IftForward.Loss(model, batch.InputIds, batch.Labels, batch.AttentionMask, iftOptions, frozen);
@@ -61,21 +85,40 @@ public static class Trainer
                     var (logps, mask) = TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
                     result = Sft.Loss(logps, mask);
                 }
-                double loss = result.Loss.item<float>();
-                if (!double.IsFinite(loss))
-                    throw new InvalidOperationException($"the loss became {loss} at step {step + 1}; stopping (lower --learning-rate or check the data)");
-                result.Loss.backward();
-                double gradNorm = nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm);
+                double microLoss = result.Loss.item<float>();
+                if (!double.IsFinite(microLoss))
+                    throw new InvalidOperationException($"the loss became {microLoss} at step {step + 1}; stopping (lower --learning-rate or check the data)"
+                        + (output is not null && TrainingCheckpoint.List(output).Count > 0 ? $"; the last good checkpoint is {TrainingCheckpoint.List(output)[^1].Path}" : ""));
+                (result.Loss / o.GradientAccumulationSteps).backward();
+                loss += microLoss / o.GradientAccumulationSteps;
+                tokens += batch.Tokens;
+                objective = result.Metrics;
+            }
+            double gradNorm;
+            using (var scope = NewDisposeScope())
+            {
+                gradNorm = nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm);
                 optimizer.step();
                 frozen?.Sync(model);
-                metrics = new StepMetrics(step + 1, epoch + (double)cursor / data.Count, loss, lr, gradNorm,
-                    batch.Tokens / clock.Elapsed.TotalSeconds, result.Metrics);
             }
+            step++;
+            var metrics = new StepMetrics(step, epoch + (double)cursor / data.Count, loss, lr, gradNorm, tokens / clock.Elapsed.TotalSeconds, objective);
             history.Add(metrics);
             if (metricsPath is not null) File.AppendAllText(metricsPath, ToJsonLine(metrics) + "\n");
             onStep?.Invoke(metrics);
+            if (output is not null && checkpoint is not null && o.SaveSteps > 0 && step % o.SaveSteps == 0 && step < o.MaxSteps) Save();
         }
+        if (output is not null && checkpoint is not null && step > startStep) Save(); // at the end, or where Ctrl-C stopped the run
         return history;
+    }
+
+    /// <summary>The data order of an epoch, a pure function of the seed and the epoch, so a resumed run sees the same order.</summary>
+    public static int[] Permutation(int count, long seed, int epoch)
+    {
+        var rng = new Random(unchecked((int)(seed * 1_000_003 + epoch)));
+        var order = Enumerable.Range(0, count).ToArray();
+        rng.Shuffle(order);
+        return order;
     }
 
     public static string ToJsonLine(StepMetrics m)

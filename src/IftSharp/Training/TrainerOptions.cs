@@ -15,9 +15,20 @@ public sealed record TrainerOptions
     public double WeightDecay { get; init; }
     public double Lambda { get; init; } = 0.2;
     public double Gamma { get; init; } = 0.95;
-    /// <summary>Where <c>metrics.jsonl</c> is appended; null writes nothing.</summary>
+    /// <summary>Micro-batches whose gradients add up to one optimizer step (each loss divided by this).</summary>
+    public int GradientAccumulationSteps { get; init; } = 1;
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
+    /// <summary>Save a checkpoint every this many optimizer steps (0: only at the end and on cancellation).</summary>
+    public int SaveSteps { get; init; }
+    /// <summary>Keep only the newest this many checkpoints (null: all).</summary>
+    public int? SaveTotalLimit { get; init; }
+    /// <summary>Continue from the newest checkpoint in <see cref="OutputDirectory"/>.</summary>
+    public bool Resume { get; init; }
+    /// <summary>Where <c>metrics.jsonl</c> is appended and checkpoints go; null writes nothing.</summary>
     public string? OutputDirectory { get; init; }
 }
+
+public enum OptimizerKind { AdamW, RMSprop }
 
 /// <summary>What one optimizer step reports (TRL's names in <see cref="Objective"/>).</summary>
 public sealed record StepMetrics(int Step, double Epoch, double Loss, double LearningRate, double GradNorm, double TokensPerSecond,
