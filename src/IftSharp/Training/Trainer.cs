@@ -17,10 +17,32 @@ namespace IftSharp.Training;
 /// </summary>
 public static class Trainer
 {
+    /// <summary>SFT or IFT on single-target examples.</summary>
     public static IReadOnlyList<StepMetrics> Train(ICausalLM model, IReadOnlyList<TrainingExample> data, int padId, TrainerOptions o,
         Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null)
     {
-        if (o.Method is not ("sft" or "ift")) throw new InputException($"--method: '{o.Method}'; this trainer runs sft or ift");
+        if (o.Method is not ("sft" or "ift")) throw new InputException($"--method: '{o.Method}'; single-target data trains sft or ift");
+        using var frozen = o.Method == "ift" ? new FrozenEmbeddingCopy(model) : null;
+        var iftOptions = new IftOptions { Lambda = o.Lambda, Gamma = o.Gamma };
+        (ObjectiveResult, long) Loss(IReadOnlyList<TrainingExample> examples)
+        {
+            var batch = Batch.Collate(examples, padId);
+            if (o.Method == "ift")
+                return (IftForward.Loss(model, batch.InputIds, batch.Labels, batch.AttentionMask, iftOptions, frozen), batch.Tokens);
+            var (logps, mask) = TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
+            return (Sft.Loss(logps, mask), batch.Tokens);
+        }
+        return Loop(model, data, Loss, () => frozen?.Sync(model), o, onStep, cancel, checkpoint);
+    }
+
+    /// <summary>
+    /// The one loop. <paramref name="batchLoss"/> turns a micro-batch of items into the method's objective (and its token count);
+    /// <paramref name="afterStep"/> runs after each optimizer step (IFT re-syncs its frozen embedding there).
+    /// </summary>
+    private static IReadOnlyList<StepMetrics> Loop<TItem>(ICausalLM model, IReadOnlyList<TItem> data,
+        Func<IReadOnlyList<TItem>, (ObjectiveResult Result, long Tokens)> batchLoss, Action afterStep, TrainerOptions o,
+        Action<StepMetrics>? onStep, CancellationToken cancel, IModelCheckpoint? checkpoint)
+    {
         if (data.Count == 0) throw new InputException("the dataset has no examples");
         if (o.GradientAccumulationSteps < 1) throw new InputException("--grad-accum: expected at least 1");
         var parameters = model.parameters().ToList();
@@ -42,13 +64,12 @@ public static class Trainer
                 throw new InputException($"--resume: {latest.Path} was made by --method {state.Method} --seed {state.Seed}; expected the same settings");
             checkpoint.Load(latest.Path);
             optimizer.load_state_dict(Path.Combine(latest.Path, TrainingCheckpoint.OptimizerFile));
+            afterStep(); // state derived from the weights (IFT's frozen embedding) follows the restored ones
             (startStep, epoch, cursor) = (state.Step, state.Epoch, state.Cursor);
             if (metricsPath is not null && File.Exists(metricsPath)) // drop steps logged after the checkpoint
                 File.WriteAllLines(metricsPath, File.ReadAllLines(metricsPath).Where(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() <= startStep));
         }
 
-        using var frozen = o.Method == "ift" ? new FrozenEmbeddingCopy(model) : null;
-        var iftOptions = new IftOptions { Lambda = o.Lambda, Gamma = o.Gamma };
         int warmup = LearningRateSchedule.WarmupSteps(o.WarmupRatio, o.MaxSteps);
         var permutation = Permutation(data.Count, o.Seed, epoch);
         int batchSize = Math.Min(o.BatchSize, data.Count);
@@ -69,29 +90,21 @@ public static class Trainer
             IReadOnlyDictionary<string, double> objective = new Dictionary<string, double>();
             for (int micro = 0; micro < o.GradientAccumulationSteps; micro++)
             {
-                var examples = new List<TrainingExample>(batchSize);
+                var examples = new List<TItem>(batchSize);
                 while (examples.Count < batchSize)
                 {
                     if (cursor >= data.Count) { epoch++; cursor = 0; permutation = Permutation(data.Count, o.Seed, epoch); }
                     examples.Add(data[permutation[cursor++]]);
                 }
                 using var scope = NewDisposeScope();
-                var batch = Batch.Collate(examples, padId);
-                ObjectiveResult result;
-                if (o.Method == "ift")
-                    result = IftForward.Loss(model, batch.InputIds, batch.Labels, batch.AttentionMask, iftOptions, frozen);
-                else
-                {
-                    var (logps, mask) = TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
-                    result = Sft.Loss(logps, mask);
-                }
+                var (result, microTokens) = batchLoss(examples);
                 double microLoss = result.Loss.item<float>();
                 if (!double.IsFinite(microLoss))
                     throw new InvalidOperationException($"the loss became {microLoss} at step {step + 1}; stopping (lower --learning-rate or check the data)"
                         + (output is not null && TrainingCheckpoint.List(output).Count > 0 ? $"; the last good checkpoint is {TrainingCheckpoint.List(output)[^1].Path}" : ""));
                 (result.Loss / o.GradientAccumulationSteps).backward();
                 loss += microLoss / o.GradientAccumulationSteps;
-                tokens += batch.Tokens;
+                tokens += microTokens;
                 objective = result.Metrics;
             }
             double gradNorm;
@@ -99,7 +112,7 @@ public static class Trainer
             {
                 gradNorm = nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm);
                 optimizer.step();
-                frozen?.Sync(model);
+                afterStep();
             }
             step++;
             var metrics = new StepMetrics(step, epoch + (double)cursor / data.Count, loss, lr, gradNorm, tokens / clock.Elapsed.TotalSeconds, objective);
