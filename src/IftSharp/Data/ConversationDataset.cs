@@ -65,10 +65,12 @@ public static class ConversationDataset
     /// is false. Longer conversations are truncated on the right to <paramref name="maxLength"/>; one with no
     /// labelled token left is an error.
     /// </summary>
+    /// <param name="skipAssistantTurns">Assistant turns at the start that stay unlabelled (a preference pair's prompt history).</param>
     public static TrainingExample Tokenize(IReadOnlyList<ChatMessage> conversation, ITokenizer tokenizer, IChatTemplate template,
-        int maxLength, bool completionOnly = true, string source = "dataset", int line = 0)
+        int maxLength, bool completionOnly = true, string source = "dataset", int line = 0, int skipAssistantTurns = 0)
     {
         var rendered = template.Render(conversation);
+        var spans = rendered.AssistantSpans.Skip(skipAssistantTurns).ToList();
         var tokens = tokenizer.Encode(rendered.Text);
         int n = Math.Min(tokens.Ids.Count, maxLength);
         var ids = new int[n];
@@ -77,7 +79,7 @@ public static class ConversationDataset
         {
             ids[i] = tokens.Ids[i];
             var (start, end) = tokens.Offsets[i];
-            bool assistant = rendered.AssistantSpans.Any(s => start >= s.Start && end <= s.End);
+            bool assistant = spans.Any(s => start >= s.Start && end <= s.End);
             labels[i] = assistant || !completionOnly ? ids[i] : TokenLogProbs.IgnoreIndex;
         }
         if (labels.Skip(1).All(l => l == TokenLogProbs.IgnoreIndex))

@@ -35,6 +35,85 @@ public static class Trainer
         return Loop(model, data, Loss, () => frozen?.Sync(model), o, onStep, cancel, checkpoint);
     }
 
+    /// <summary>The preference methods this trainer runs on chosen/rejected pairs.</summary>
+    public static readonly string[] PreferenceMethods = ["dpo", "ipo", "orpo", "simpo", "exo"];
+
+    /// <summary>Whether a preference method compares against a frozen reference model.</summary>
+    public static bool NeedsReference(string method) => method is "dpo" or "ipo" or "exo";
+
+    /// <summary>
+    /// DPO, IPO, ORPO, SimPO or pairwise EXO on preference pairs: chosen and rejected go through one forward pass as a
+    /// batch of 2B rows. <paramref name="reference"/> (frozen, no gradient) is required by DPO, IPO and EXO; with
+    /// <paramref name="precomputeReference"/> its log-probs are computed once for the whole dataset before training.
+    /// <see cref="TrainerOptions.Beta"/> null takes each method's default (DPO/IPO 0.1, ORPO 0.25, SimPO 2.0, EXO 0.5).
+    /// </summary>
+    public static IReadOnlyList<StepMetrics> TrainPreference(ICausalLM model, ICausalLM? reference, IReadOnlyList<PreferenceExample> data, int padId,
+        TrainerOptions o, bool precomputeReference = false, Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null)
+    {
+        if (!PreferenceMethods.Contains(o.Method)) throw new InputException($"--method: '{o.Method}'; preference data trains {string.Join(", ", PreferenceMethods)}");
+        if (NeedsReference(o.Method) && reference is null) throw new InputException($"--method {o.Method}: needs a reference model");
+        double? beta = o.Beta;
+
+        // Token log-probs [2B, T]: the chosen rows first, then the rejected.
+        (Tensor Logps, Tensor Mask) Tokens(ICausalLM m, IReadOnlyList<PreferenceExample> pairs)
+        {
+            var batch = Batch.Collate([.. pairs.Select(p => p.Chosen), .. pairs.Select(p => p.Rejected)], padId);
+            return TokenLogProbs.Gather(m.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
+        }
+        (SequenceLogps Chosen, SequenceLogps Rejected) Split(Tensor logps, Tensor mask, int b) =>
+            (SequenceLogps.From(logps.narrow(0, 0, b), mask.narrow(0, 0, b)), SequenceLogps.From(logps.narrow(0, b, b), mask.narrow(0, b, b)));
+        (SequenceLogps Chosen, SequenceLogps Rejected) Sequences(ICausalLM m, IReadOnlyList<PreferenceExample> pairs)
+        {
+            var (logps, mask) = Tokens(m, pairs);
+            return Split(logps, mask, pairs.Count);
+        }
+
+        double[]? refChosen = null, refRejected = null;
+        if (precomputeReference && reference is not null)
+        {
+            refChosen = new double[data.Count]; refRejected = new double[data.Count];
+            for (int i = 0; i < data.Count; i += 8)
+            {
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                var slice = data.Skip(i).Take(8).ToList();
+                var (c, r) = Sequences(reference, slice);
+                c.Sum.to_type(ScalarType.Float64).data<double>().ToArray().CopyTo(refChosen, i);
+                r.Sum.to_type(ScalarType.Float64).data<double>().ToArray().CopyTo(refRejected, i);
+            }
+        }
+
+        var indexed = data.Select((pair, index) => (Index: index, Pair: pair)).ToList();
+        (ObjectiveResult, long) Loss(IReadOnlyList<(int Index, PreferenceExample Pair)> items)
+        {
+            var pairs = items.Select(x => x.Pair).ToList();
+            var (logps, mask) = Tokens(model, pairs);
+            var (chosen, rejected) = Split(logps, mask, pairs.Count);
+            SequenceLogps? rc = null, rr = null;
+            if (NeedsReference(o.Method))
+            {
+                if (refChosen is not null)
+                {
+                    rc = new SequenceLogps(tensor(items.Select(x => refChosen[x.Index]).ToArray()).to_type(chosen.Sum.dtype), chosen.Length);
+                    rr = new SequenceLogps(tensor(items.Select(x => refRejected![x.Index]).ToArray()).to_type(chosen.Sum.dtype), rejected.Length);
+                }
+                else
+                    using (no_grad()) (rc, rr) = Sequences(reference!, pairs);
+            }
+            long tokens = pairs.Sum(p => (long)p.Chosen.Length + p.Rejected.Length);
+            ObjectiveResult result = o.Method switch
+            {
+                "dpo" => Dpo.Loss(chosen, rejected, rc!, rr!, new DpoOptions { Beta = beta ?? 0.1 }),
+                "ipo" => Dpo.Loss(chosen, rejected, rc!, rr!, new DpoOptions { Beta = beta ?? 0.1, LossType = DpoLossType.Ipo }),
+                "exo" => Exo.PairLoss(chosen, rejected, rc!, rr!, new ExoOptions { BetaPi = beta ?? 0.5 }),
+                "simpo" => SimPo.Loss(chosen, rejected, new SimPoOptions { Beta = beta ?? 2.0 }),
+                _ => Orpo.Loss(chosen, rejected, Sft.Loss(logps.narrow(0, 0, pairs.Count), mask.narrow(0, 0, pairs.Count)).Loss, new OrpoOptions { Beta = beta ?? 0.25 }),
+            };
+            return (result, tokens);
+        }
+        return Loop(model, indexed, Loss, () => { }, o, onStep, cancel, checkpoint);
+    }
+
     /// <summary>
     /// The one loop. <paramref name="batchLoss"/> turns a micro-batch of items into the method's objective (and its token count);
     /// <paramref name="afterStep"/> runs after each optimizer step (IFT re-syncs its frozen embedding there).

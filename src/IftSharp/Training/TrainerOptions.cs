@@ -13,6 +13,8 @@ public sealed record TrainerOptions
     public double WarmupRatio { get; init; } = 0.1;
     public double MaxGradNorm { get; init; } = 1.0;
     public double WeightDecay { get; init; }
+    /// <summary>The preference methods' β; null takes each method's paper default.</summary>
+    public double? Beta { get; init; }
     public double Lambda { get; init; } = 0.2;
     public double Gamma { get; init; } = 0.95;
     /// <summary>Micro-batches whose gradients add up to one optimizer step (each loss divided by this).</summary>

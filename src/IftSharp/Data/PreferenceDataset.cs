@@ -1,0 +1,72 @@
+using System.Text.Json;
+using IftSharp.Core;
+using IftSharp.Tokenization;
+
+namespace IftSharp.Data;
+
+/// <summary>A preference pair, tokenised: the prompt followed by the chosen, and by the rejected, completion; labels on the completions only.</summary>
+public sealed record PreferenceExample(TrainingExample Chosen, TrainingExample Rejected);
+
+/// <summary>
+/// Preference datasets in TRL's shapes, one JSON object per line: <c>prompt</c>, <c>chosen</c>, <c>rejected</c> as strings
+/// (the prompt becomes one user message, each completion one assistant message) or as message lists, or the implicit-prompt
+/// form without <c>prompt</c>, where <c>chosen</c> and <c>rejected</c> are whole conversations sharing the prompt as a prefix.
+/// </summary>
+public static class PreferenceDataset
+{
+    public static IReadOnlyList<PreferenceExample> ReadJsonl(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength)
+    {
+        if (!File.Exists(path)) throw new InputException($"{path}: file not found");
+        var pairs = new List<PreferenceExample>();
+        int line = 0;
+        foreach (var text in File.ReadLines(path))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            JsonElement row;
+            try { row = JsonDocument.Parse(text).RootElement; }
+            catch (JsonException e) { throw InputException.At(path, line, null, $"malformed JSON ({e.Message})"); }
+            var chosen = Messages(row, "chosen", "assistant", path, line);
+            var rejected = Messages(row, "rejected", "assistant", path, line);
+            List<ChatMessage> prompt;
+            if (row.TryGetProperty("prompt", out _)) prompt = Messages(row, "prompt", "user", path, line);
+            else
+            {
+                int shared = 0;
+                while (shared < Math.Min(chosen.Count, rejected.Count) - 1 && chosen[shared] == rejected[shared]) shared++;
+                if (shared == 0) throw InputException.At(path, line, "prompt", "missing, and chosen/rejected share no prompt prefix; expected a \"prompt\" field or conversations that start alike");
+                prompt = chosen.Take(shared).ToList();
+                chosen = chosen.Skip(shared).ToList();
+                rejected = rejected.Skip(shared).ToList();
+            }
+            foreach (var (name, completion) in new[] { ("chosen", chosen), ("rejected", rejected) })
+                if (completion.Count == 0 || completion[0].Role != "assistant" || completion.Any(m => m.Content.Length == 0))
+                    throw InputException.At(path, line, name, "expected a non-empty assistant completion");
+            int history = prompt.Count(m => m.Role == "assistant");
+            pairs.Add(new PreferenceExample(
+                ConversationDataset.Tokenize([.. prompt, .. chosen], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history),
+                ConversationDataset.Tokenize([.. prompt, .. rejected], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history)));
+        }
+        if (pairs.Count == 0) throw new InputException($"{path}: no examples");
+        return pairs;
+    }
+
+    private static List<ChatMessage> Messages(JsonElement row, string field, string stringRole, string path, int line)
+    {
+        if (!row.TryGetProperty(field, out var value)) throw InputException.At(path, line, field, "missing");
+        if (value.ValueKind == JsonValueKind.String) return [new ChatMessage(stringRole, value.GetString()!)];
+        if (value.ValueKind != JsonValueKind.Array) throw InputException.At(path, line, field, "expected a string or a list of {\"role\", \"content\"} messages");
+        var list = new List<ChatMessage>();
+        int i = 0;
+        foreach (var m in value.EnumerateArray())
+        {
+            if (m.ValueKind != JsonValueKind.Object || !m.TryGetProperty("role", out var role) || role.GetString() is not ("system" or "user" or "assistant"))
+                throw InputException.At(path, line, $"{field}[{i}].role", "expected \"system\", \"user\" or \"assistant\"");
+            if (!m.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+                throw InputException.At(path, line, $"{field}[{i}].content", "missing; expected a string");
+            list.Add(new ChatMessage(role.GetString()!, content.GetString()!));
+            i++;
+        }
+        return list;
+    }
+}

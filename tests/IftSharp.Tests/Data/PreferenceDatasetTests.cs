@@ -1,0 +1,70 @@
+using IftSharp.Core;
+using IftSharp.Data;
+using IftSharp.Tokenization;
+using Xunit;
+
+namespace IftSharp.Tests.Data;
+
+public class PreferenceDatasetTests
+{
+    private static string Write(params string[] lines)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "iftsharp-pref-" + Guid.NewGuid().ToString("N") + ".jsonl");
+        File.WriteAllLines(path, lines);
+        return path;
+    }
+
+    private static string Labelled(TrainingExample e) =>
+        new ByteLevelTokenizer().Decode(e.InputIds.Where((_, i) => e.Labels[i] != -100));
+
+    [Fact]
+    public void PlainConversationalAndImplicitPromptFormsAgree()
+    {
+        var path = Write(
+            "{\"prompt\": \"2+2?\", \"chosen\": \"4\", \"rejected\": \"5\"}",
+            "{\"prompt\": [{\"role\": \"user\", \"content\": \"2+2?\"}], \"chosen\": [{\"role\": \"assistant\", \"content\": \"4\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"5\"}]}",
+            "{\"chosen\": [{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"4\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"5\"}]}");
+        try
+        {
+            var pairs = PreferenceDataset.ReadJsonl(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 128);
+            Assert.Equal(3, pairs.Count);
+            foreach (var p in pairs)
+            {
+                Assert.Equal(pairs[0].Chosen.InputIds, p.Chosen.InputIds);
+                Assert.Equal(pairs[0].Rejected.Labels, p.Rejected.Labels);
+                Assert.Equal("4<|im_end|>", Labelled(p.Chosen));
+                Assert.Equal("5<|im_end|>", Labelled(p.Rejected));
+            }
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void EarlierAssistantTurnsOfThePromptStayUnlabelled()
+    {
+        var path = Write("{\"prompt\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"}, {\"role\": \"user\", \"content\": \"bye?\"}], \"chosen\": \"bye\", \"rejected\": \"no\"}");
+        try
+        {
+            var pair = PreferenceDataset.ReadJsonl(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 256)[0];
+            Assert.Equal("bye<|im_end|>", Labelled(pair.Chosen));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Theory]
+    [InlineData("{\"prompt\": \"x\", \"chosen\": \"a\"}", ":1: field 'rejected': missing")]
+    [InlineData("{\"prompt\": \"x\", \"chosen\": 3, \"rejected\": \"b\"}", ":1: field 'chosen': expected a string or a list")]
+    [InlineData("{\"prompt\": \"x\", \"chosen\": \"\", \"rejected\": \"b\"}", ":1: field 'chosen': expected a non-empty assistant completion")]
+    [InlineData("{\"chosen\": [{\"role\": \"assistant\", \"content\": \"a\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"b\"}]}", ":1: field 'prompt': missing")]
+    [InlineData("{\"prompt\": [{\"role\": \"bot\", \"content\": \"x\"}], \"chosen\": \"a\", \"rejected\": \"b\"}", ":1: field 'prompt[0].role'")]
+    public void BadRowsNameTheField(string line, string expected)
+    {
+        var path = Write(line);
+        try
+        {
+            var e = Assert.Throws<InputException>(() => PreferenceDataset.ReadJsonl(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 128));
+            Assert.Contains(path + expected, e.Message);
+        }
+        finally { File.Delete(path); }
+    }
+}
