@@ -14,8 +14,10 @@ public static class TrainCommand
     public static Command Create()
     {
         var d = new TrainerOptions();
-        var method = new Option<string>("--method") { Description = "sft or ift.", DefaultValueFactory = _ => d.Method };
-        method.AcceptOnlyFromAmong("sft", "ift");
+        var method = new Option<string>("--method") { Description = "sft or ift (conversational data: {\"messages\": [...]}); dpo, ipo, orpo, simpo or exo (preference data: prompt/chosen/rejected).", DefaultValueFactory = _ => d.Method };
+        method.AcceptOnlyFromAmong(["sft", "ift", .. Trainer.PreferenceMethods]);
+        var beta = new Option<double?>("--beta") { Description = "β of the preference methods (default: DPO/IPO 0.1, ORPO 0.25, SimPO 2.0, EXO 0.5)." };
+        var precompute = new Option<bool>("--precompute-ref-logps") { Description = "Compute the reference model's log-probs once before training instead of every step." };
         var model = new Option<string>("--model") { Description = "Model folder to start from (config.json, model.safetensors, tokenizer files).", Required = true };
         var dataset = new Option<string>("--dataset") { Description = "JSONL file of {\"messages\": [{\"role\", \"content\"}, ...]} conversations; the loss is on assistant turns.", Required = true };
         var output = new Option<string>("--output") { Description = "Folder for the trained model and metrics.jsonl.", Required = true };
@@ -36,7 +38,7 @@ public static class TrainCommand
         var saveLimit = new Option<int?>("--save-total-limit") { Description = "Keep only the newest N checkpoints." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (same method and seed): the same per-step losses as an uninterrupted run." };
         var command = new Command("train", "Fine-tune a model with SFT or IFT on a conversational JSONL dataset (completion-only loss); writes the model (Hugging Face format) and metrics.jsonl.");
-        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume }) command.Options.Add(o);
+        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var dir = parse.GetValue(model)!;
@@ -44,9 +46,11 @@ public static class TrainCommand
             var (tokenizer, template) = TokenizerLoader.Load(dir);
             if (template is null) throw new InputException($"{dir}/tokenizer_config.json: field 'chat_template': missing; conversational data needs one");
             var file = parse.GetValue(dataset)!;
-            var conversations = ConversationDataset.ReadJsonl(file);
             int max = parse.GetValue(maxLength);
-            var examples = conversations.Select((c, i) => ConversationDataset.Tokenize(c, tokenizer, template, max, source: file, line: i + 1)).ToList();
+            bool preference = Trainer.PreferenceMethods.Contains(parse.GetValue(method));
+            var examples = preference ? [] : ConversationDataset.ReadJsonl(file)
+                .Select((c, i) => ConversationDataset.Tokenize(c, tokenizer, template, max, source: file, line: i + 1)).ToList();
+            var pairs = preference ? PreferenceDataset.ReadJsonl(file, tokenizer, template, max) : [];
             var options = d with
             {
                 Method = parse.GetValue(method)!, LearningRate = parse.GetValue(lr), MaxSteps = parse.GetValue(steps), BatchSize = parse.GetValue(batch),
@@ -54,26 +58,31 @@ public static class TrainCommand
                 Lambda = parse.GetValue(lambda), Gamma = parse.GetValue(gamma), Seed = parse.GetValue(seed), OutputDirectory = outDir,
                 GradientAccumulationSteps = parse.GetValue(accum), Optimizer = parse.GetValue(optimizerKind), WeightDecay = parse.GetValue(weightDecay),
                 SaveSteps = parse.GetValue(saveSteps), SaveTotalLimit = parse.GetValue(saveLimit), Resume = parse.GetValue(resume),
+                Beta = parse.GetValue(beta),
             };
             using var lm = LlamaForCausalLM.FromPretrained(dir);
+            using var reference = preference && Trainer.NeedsReference(options.Method) ? LlamaForCausalLM.FromPretrained(dir) : null;
+            if (reference is not null) foreach (var p in reference.parameters()) p.requires_grad = false;
+            IReadOnlyList<StepMetrics> Run(Action<StepMetrics> onStep, CancellationToken token, IModelCheckpoint checkpoint) => preference
+                ? Trainer.TrainPreference(lm, reference, pairs, tokenizer.PadTokenId ?? 0, options, parse.GetValue(precompute), onStep, token, checkpoint)
+                : Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, onStep, token, checkpoint);
             var metrics = Path.Combine(outDir, "metrics.jsonl");
             if (!options.Resume && File.Exists(metrics)) File.Delete(metrics);
             var checkpointer = new PretrainedModelCheckpoint(lm, dir);
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
             Console.CancelKeyPress += onCancel; // Ctrl-C: finish the step, save a checkpoint, exit
-            AnsiConsole.MarkupLine($"{options.Method.ToUpperInvariant()} on {examples.Count} conversations from {Markup.Escape(file)}, {options.MaxSteps} steps of {options.BatchSize}.");
+            AnsiConsole.MarkupLine($"{options.Method.ToUpperInvariant()} on {(preference ? pairs.Count : examples.Count)} {(preference ? "preference pairs" : "conversations")} from {Markup.Escape(file)}, {options.MaxSteps} steps of {options.BatchSize}.");
             IReadOnlyList<StepMetrics> history = [];
             if (Console.IsOutputRedirected)
-                history = Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, m =>
-                    Console.WriteLine($"step {m.Step}/{options.MaxSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.LearningRate:G3} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tokens/s"),
-                    cancel.Token, checkpointer);
+                history = Run(m =>
+                    Console.WriteLine($"step {m.Step}/{options.MaxSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.LearningRate:G3} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tokens/s"), cancel.Token, checkpointer);
             else
                 AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                     .Start(ctx =>
                     {
                         var task = ctx.AddTask(options.Method, maxValue: options.MaxSteps);
-                        history = Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, m =>
+                        history = Run(m =>
                         {
                             task.Description = $"step {m.Step} epoch {m.Epoch:F2} loss {m.Loss:F3} lr {m.LearningRate:G2} {m.TokensPerSecond:F0} tok/s";
                             task.Increment(1);
