@@ -32,7 +32,7 @@ public static class PlotCommand
                     if (p.Name != "step" && p.Value.ValueKind == JsonValueKind.Number)
                         (series.TryGetValue(p.Name, out var list) ? list : series[p.Name] = []).Add((step.GetDouble(), p.Value.GetDouble()));
             }
-            var names = new[] { "loss", "learning_rate", "grad_norm", "tokens_per_second" }.Where(series.ContainsKey).ToList();
+            var names = new[] { "loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second" }.Where(series.ContainsKey).ToList();
             var multiplot = new Multiplot();
             var layout = new ScottPlot.MultiplotLayouts.CustomGrid();
             multiplot.Layout = layout;

@@ -17,6 +17,8 @@ public static class TrainCommand
         var method = new Option<string>("--method") { Description = "sft or ift (conversational data: {\"messages\": [...]}); dpo, ipo, orpo, simpo or exo (preference data: prompt/chosen/rejected).", DefaultValueFactory = _ => d.Method };
         method.AcceptOnlyFromAmong(["sft", "ift", .. Trainer.PreferenceMethods]);
         var beta = new Option<double?>("--beta") { Description = "β of the preference methods (default: DPO/IPO 0.1, ORPO 0.25, SimPO 2.0, EXO 0.5)." };
+        var evalDataset = new Option<string?>("--eval-dataset") { Description = "Held-out data in the same shape; its mean loss is logged as eval_loss." };
+        var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps (and at the last step).", DefaultValueFactory = _ => 50 };
         var precompute = new Option<bool>("--precompute-ref-logps") { Description = "Compute the reference model's log-probs once before training instead of every step." };
         var model = new Option<string>("--model") { Description = "Model folder to start from (config.json, model.safetensors, tokenizer files).", Required = true };
         var dataset = new Option<string>("--dataset") { Description = "JSONL file of {\"messages\": [{\"role\", \"content\"}, ...]} conversations; the loss is on assistant turns.", Required = true };
@@ -38,7 +40,7 @@ public static class TrainCommand
         var saveLimit = new Option<int?>("--save-total-limit") { Description = "Keep only the newest N checkpoints." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (same method and seed): the same per-step losses as an uninterrupted run." };
         var command = new Command("train", "Fine-tune a model with SFT or IFT on a conversational JSONL dataset (completion-only loss); writes the model (Hugging Face format) and metrics.jsonl.");
-        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute }) command.Options.Add(o);
+        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var dir = parse.GetValue(model)!;
@@ -51,6 +53,10 @@ public static class TrainCommand
             var examples = preference ? [] : ConversationDataset.ReadJsonl(file)
                 .Select((c, i) => ConversationDataset.Tokenize(c, tokenizer, template, max, source: file, line: i + 1)).ToList();
             var pairs = preference ? PreferenceDataset.ReadJsonl(file, tokenizer, template, max) : [];
+            var evalFile = parse.GetValue(evalDataset);
+            var evalExamples = evalFile is null || preference ? null : ConversationDataset.ReadJsonl(evalFile)
+                .Select((c, i) => ConversationDataset.Tokenize(c, tokenizer, template, max, source: evalFile, line: i + 1)).ToList();
+            var evalPairs = evalFile is null || !preference ? null : PreferenceDataset.ReadJsonl(evalFile, tokenizer, template, max);
             var options = d with
             {
                 Method = parse.GetValue(method)!, LearningRate = parse.GetValue(lr), MaxSteps = parse.GetValue(steps), BatchSize = parse.GetValue(batch),
@@ -58,14 +64,14 @@ public static class TrainCommand
                 Lambda = parse.GetValue(lambda), Gamma = parse.GetValue(gamma), Seed = parse.GetValue(seed), OutputDirectory = outDir,
                 GradientAccumulationSteps = parse.GetValue(accum), Optimizer = parse.GetValue(optimizerKind), WeightDecay = parse.GetValue(weightDecay),
                 SaveSteps = parse.GetValue(saveSteps), SaveTotalLimit = parse.GetValue(saveLimit), Resume = parse.GetValue(resume),
-                Beta = parse.GetValue(beta),
+                Beta = parse.GetValue(beta), EvalSteps = evalFile is null ? 0 : parse.GetValue(evalSteps),
             };
             using var lm = LlamaForCausalLM.FromPretrained(dir);
             using var reference = preference && Trainer.NeedsReference(options.Method) ? LlamaForCausalLM.FromPretrained(dir) : null;
             if (reference is not null) foreach (var p in reference.parameters()) p.requires_grad = false;
             IReadOnlyList<StepMetrics> Run(Action<StepMetrics> onStep, CancellationToken token, IModelCheckpoint checkpoint) => preference
-                ? Trainer.TrainPreference(lm, reference, pairs, tokenizer.PadTokenId ?? 0, options, parse.GetValue(precompute), onStep, token, checkpoint)
-                : Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, onStep, token, checkpoint);
+                ? Trainer.TrainPreference(lm, reference, pairs, tokenizer.PadTokenId ?? 0, options, parse.GetValue(precompute), onStep, token, checkpoint, evalPairs)
+                : Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, onStep, token, checkpoint, evalExamples);
             var metrics = Path.Combine(outDir, "metrics.jsonl");
             if (!options.Resume && File.Exists(metrics)) File.Delete(metrics);
             var checkpointer = new PretrainedModelCheckpoint(lm, dir);
@@ -76,7 +82,8 @@ public static class TrainCommand
             IReadOnlyList<StepMetrics> history = [];
             if (Console.IsOutputRedirected)
                 history = Run(m =>
-                    Console.WriteLine($"step {m.Step}/{options.MaxSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.LearningRate:G3} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tokens/s"), cancel.Token, checkpointer);
+                    Console.WriteLine($"step {m.Step}/{options.MaxSteps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.LearningRate:G3} grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tokens/s"
+                    + (m.Objective.TryGetValue("eval_loss", out var e) ? $" eval_loss {e:F4}" : "")), cancel.Token, checkpointer);
             else
                 AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                     .Start(ctx =>

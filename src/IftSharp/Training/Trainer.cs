@@ -18,8 +18,10 @@ namespace IftSharp.Training;
 public static class Trainer
 {
     /// <summary>SFT or IFT on single-target examples.</summary>
+    /// <param name="evalData">Held-out examples whose mean loss is logged as <c>eval_loss</c> every <see cref="TrainerOptions.EvalSteps"/> steps.</param>
     public static IReadOnlyList<StepMetrics> Train(ICausalLM model, IReadOnlyList<TrainingExample> data, int padId, TrainerOptions o,
-        Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null)
+        Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null,
+        IReadOnlyList<TrainingExample>? evalData = null)
     {
         if (o.Method is not ("sft" or "ift")) throw new InputException($"--method: '{o.Method}'; single-target data trains sft or ift");
         using var frozen = o.Method == "ift" ? new FrozenEmbeddingCopy(model) : null;
@@ -32,7 +34,7 @@ public static class Trainer
             var (logps, mask) = TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
             return (Sft.Loss(logps, mask), batch.Tokens);
         }
-        return Loop(model, data, Loss, () => frozen?.Sync(model), o, onStep, cancel, checkpoint);
+        return Loop(model, data, Loss, () => frozen?.Sync(model), o, onStep, cancel, checkpoint, Evaluator(evalData, Loss, o));
     }
 
     /// <summary>The preference methods this trainer runs on chosen/rejected pairs.</summary>
@@ -48,7 +50,8 @@ public static class Trainer
     /// <see cref="TrainerOptions.Beta"/> null takes each method's default (DPO/IPO 0.1, ORPO 0.25, SimPO 2.0, EXO 0.5).
     /// </summary>
     public static IReadOnlyList<StepMetrics> TrainPreference(ICausalLM model, ICausalLM? reference, IReadOnlyList<PreferenceExample> data, int padId,
-        TrainerOptions o, bool precomputeReference = false, Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null)
+        TrainerOptions o, bool precomputeReference = false, Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null,
+        IReadOnlyList<PreferenceExample>? evalData = null)
     {
         if (!PreferenceMethods.Contains(o.Method)) throw new InputException($"--method: '{o.Method}'; preference data trains {string.Join(", ", PreferenceMethods)}");
         if (NeedsReference(o.Method) && reference is null) throw new InputException($"--method {o.Method}: needs a reference model");
@@ -111,7 +114,34 @@ public static class Trainer
             };
             return (result, tokens);
         }
-        return Loop(model, indexed, Loss, () => { }, o, onStep, cancel, checkpoint);
+        // Evaluation pairs never use the precomputed training reference: their reference log-probs are computed live.
+        var evalIndexed = evalData?.Select(pair => (Index: -1, Pair: pair)).ToList();
+        (ObjectiveResult, long) EvalLoss(IReadOnlyList<(int Index, PreferenceExample Pair)> items)
+        {
+            var saved = (refChosen, refRejected);
+            (refChosen, refRejected) = (null, null);
+            try { return Loss(items); } finally { (refChosen, refRejected) = saved; }
+        }
+        return Loop(model, indexed, Loss, () => { }, o, onStep, cancel, checkpoint, Evaluator(evalIndexed, EvalLoss, o));
+    }
+
+    /// <summary>The mean loss over held-out items, without gradient, in batches of the training batch size.</summary>
+    private static Func<double>? Evaluator<TItem>(IReadOnlyList<TItem>? evalData, Func<IReadOnlyList<TItem>, (ObjectiveResult Result, long Tokens)> batchLoss, TrainerOptions o)
+    {
+        if (evalData is null || evalData.Count == 0) return null;
+        return () =>
+        {
+            double total = 0;
+            int batches = 0;
+            for (int i = 0; i < evalData.Count; i += o.BatchSize)
+            {
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                total += batchLoss(evalData.Skip(i).Take(o.BatchSize).ToList()).Result.Loss.item<float>();
+                batches++;
+            }
+            return total / batches;
+        };
     }
 
     /// <summary>
@@ -120,7 +150,7 @@ public static class Trainer
     /// </summary>
     private static IReadOnlyList<StepMetrics> Loop<TItem>(ICausalLM model, IReadOnlyList<TItem> data,
         Func<IReadOnlyList<TItem>, (ObjectiveResult Result, long Tokens)> batchLoss, Action afterStep, TrainerOptions o,
-        Action<StepMetrics>? onStep, CancellationToken cancel, IModelCheckpoint? checkpoint)
+        Action<StepMetrics>? onStep, CancellationToken cancel, IModelCheckpoint? checkpoint, Func<double>? evaluate = null)
     {
         if (data.Count == 0) throw new InputException("the dataset has no examples");
         if (o.GradientAccumulationSteps < 1) throw new InputException("--grad-accum: expected at least 1");
@@ -194,6 +224,8 @@ public static class Trainer
                 afterStep();
             }
             step++;
+            if (evaluate is not null && o.EvalSteps > 0 && (step % o.EvalSteps == 0 || step == o.MaxSteps))
+                objective = new Dictionary<string, double>(objective) { ["eval_loss"] = evaluate() };
             var metrics = new StepMetrics(step, epoch + (double)cursor / data.Count, loss, lr, gradNorm, tokens / clock.Elapsed.TotalSeconds, objective);
             history.Add(metrics);
             if (metricsPath is not null) File.AppendAllText(metricsPath, ToJsonLine(metrics) + "\n");

@@ -24,6 +24,8 @@ public sealed record TrainerOptions
     public int SaveSteps { get; init; }
     /// <summary>Keep only the newest this many checkpoints (null: all).</summary>
     public int? SaveTotalLimit { get; init; }
+    /// <summary>Log <c>eval_loss</c> on the evaluation data every this many steps (and at the last step); 0: never.</summary>
+    public int EvalSteps { get; init; }
     /// <summary>Continue from the newest checkpoint in <see cref="OutputDirectory"/>.</summary>
     public bool Resume { get; init; }
     /// <summary>Where <c>metrics.jsonl</c> is appended and checkpoints go; null writes nothing.</summary>

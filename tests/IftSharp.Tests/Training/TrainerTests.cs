@@ -60,6 +60,15 @@ public class TrainerTests
     }
 
     [Fact]
+    public void EvalLossIsLoggedEveryEvalStepsAndAtTheEnd()
+    {
+        var (model, data, pad) = Setup();
+        var history = Trainer.Train(model, data, pad, new TrainerOptions { Method = "ift", MaxSteps = 5, BatchSize = 2, EvalSteps = 2 }, evalData: data.Take(3).ToList());
+        Assert.Equal(new[] { 2, 4, 5 }, history.Where(m => m.Objective.ContainsKey("eval_loss")).Select(m => m.Step));
+        Assert.All(history.Where(m => m.Objective.ContainsKey("eval_loss")), m => Assert.True(m.Objective["eval_loss"] > 0));
+    }
+
+    [Fact]
     public void SameSeedSameLosses()
     {
         var (a, data, pad) = Setup();
