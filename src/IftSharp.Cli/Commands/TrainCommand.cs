@@ -17,12 +17,13 @@ public static class TrainCommand
         var method = new Option<string>("--method") { Description = "sft or ift (conversational data: {\"messages\": [...]}); dpo, ipo, orpo, simpo or exo (preference data: prompt/chosen/rejected).", DefaultValueFactory = _ => d.Method };
         method.AcceptOnlyFromAmong(["sft", "ift", .. Trainer.PreferenceMethods]);
         var beta = new Option<double?>("--beta") { Description = "β of the preference methods (default: DPO/IPO 0.1, ORPO 0.25, SimPO 2.0, EXO 0.5)." };
+        var config = new Option<string?>("--config") { Description = "YAML or JSON file of option values (keys named like the flags, e.g. learning_rate: 0.001); flags given here override it." };
         var evalDataset = new Option<string?>("--eval-dataset") { Description = "Held-out data in the same shape; its mean loss is logged as eval_loss." };
         var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps (and at the last step).", DefaultValueFactory = _ => 50 };
         var precompute = new Option<bool>("--precompute-ref-logps") { Description = "Compute the reference model's log-probs once before training instead of every step." };
-        var model = new Option<string>("--model") { Description = "Model folder to start from (config.json, model.safetensors, tokenizer files).", Required = true };
-        var dataset = new Option<string>("--dataset") { Description = "JSONL file of {\"messages\": [{\"role\", \"content\"}, ...]} conversations; the loss is on assistant turns.", Required = true };
-        var output = new Option<string>("--output") { Description = "Folder for the trained model and metrics.jsonl.", Required = true };
+        var model = new Option<string>("--model") { Description = "Model folder to start from (config.json, model.safetensors, tokenizer files)." };
+        var dataset = new Option<string>("--dataset") { Description = "JSONL: conversations ({\"messages\": [...]}, loss on assistant turns) for sft/ift; prompt/chosen/rejected pairs for the preference methods." };
+        var output = new Option<string>("--output") { Description = "Folder for the trained model and metrics.jsonl." };
         var lr = new Option<double>("--learning-rate") { Description = "Peak AdamW learning rate.", DefaultValueFactory = _ => d.LearningRate };
         var steps = new Option<int>("--max-steps") { Description = "Optimizer steps.", DefaultValueFactory = _ => d.MaxSteps };
         var batch = new Option<int>("--batch-size") { Description = "Conversations per step.", DefaultValueFactory = _ => d.BatchSize };
@@ -40,37 +41,38 @@ public static class TrainCommand
         var saveLimit = new Option<int?>("--save-total-limit") { Description = "Keep only the newest N checkpoints." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (same method and seed): the same per-step losses as an uninterrupted run." };
         var command = new Command("train", "Fine-tune a model with SFT or IFT on a conversational JSONL dataset (completion-only loss); writes the model (Hugging Face format) and metrics.jsonl.");
-        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps }) command.Options.Add(o);
+        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps, config }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
-            var dir = parse.GetValue(model)!;
-            var outDir = parse.GetValue(output)!;
+            var values = new OptionValues(parse, parse.GetValue(config));
+            var dir = values.Required(model);
+            var outDir = values.Required(output);
             var (tokenizer, template) = TokenizerLoader.Load(dir);
             if (template is null) throw new InputException($"{dir}/tokenizer_config.json: field 'chat_template': missing; conversational data needs one");
-            var file = parse.GetValue(dataset)!;
-            int max = parse.GetValue(maxLength);
-            bool preference = Trainer.PreferenceMethods.Contains(parse.GetValue(method));
+            var file = values.Required(dataset);
+            int max = values.Get(maxLength);
+            bool preference = Trainer.PreferenceMethods.Contains(values.Get(method));
             var examples = preference ? [] : ConversationDataset.ReadJsonl(file)
                 .Select((c, i) => ConversationDataset.Tokenize(c, tokenizer, template, max, source: file, line: i + 1)).ToList();
             var pairs = preference ? PreferenceDataset.ReadJsonl(file, tokenizer, template, max) : [];
-            var evalFile = parse.GetValue(evalDataset);
+            var evalFile = values.Get(evalDataset);
             var evalExamples = evalFile is null || preference ? null : ConversationDataset.ReadJsonl(evalFile)
                 .Select((c, i) => ConversationDataset.Tokenize(c, tokenizer, template, max, source: evalFile, line: i + 1)).ToList();
             var evalPairs = evalFile is null || !preference ? null : PreferenceDataset.ReadJsonl(evalFile, tokenizer, template, max);
             var options = d with
             {
-                Method = parse.GetValue(method)!, LearningRate = parse.GetValue(lr), MaxSteps = parse.GetValue(steps), BatchSize = parse.GetValue(batch),
-                Scheduler = parse.GetValue(scheduler), WarmupRatio = parse.GetValue(warmup), MaxGradNorm = parse.GetValue(clip),
-                Lambda = parse.GetValue(lambda), Gamma = parse.GetValue(gamma), Seed = parse.GetValue(seed), OutputDirectory = outDir,
-                GradientAccumulationSteps = parse.GetValue(accum), Optimizer = parse.GetValue(optimizerKind), WeightDecay = parse.GetValue(weightDecay),
-                SaveSteps = parse.GetValue(saveSteps), SaveTotalLimit = parse.GetValue(saveLimit), Resume = parse.GetValue(resume),
-                Beta = parse.GetValue(beta), EvalSteps = evalFile is null ? 0 : parse.GetValue(evalSteps),
+                Method = values.Get(method)!, LearningRate = values.Get(lr), MaxSteps = values.Get(steps), BatchSize = values.Get(batch),
+                Scheduler = values.Get(scheduler), WarmupRatio = values.Get(warmup), MaxGradNorm = values.Get(clip),
+                Lambda = values.Get(lambda), Gamma = values.Get(gamma), Seed = values.Get(seed), OutputDirectory = outDir,
+                GradientAccumulationSteps = values.Get(accum), Optimizer = values.Get(optimizerKind), WeightDecay = values.Get(weightDecay),
+                SaveSteps = values.Get(saveSteps), SaveTotalLimit = values.Get(saveLimit), Resume = values.Get(resume),
+                Beta = values.Get(beta), EvalSteps = evalFile is null ? 0 : values.Get(evalSteps),
             };
             using var lm = LlamaForCausalLM.FromPretrained(dir);
             using var reference = preference && Trainer.NeedsReference(options.Method) ? LlamaForCausalLM.FromPretrained(dir) : null;
             if (reference is not null) foreach (var p in reference.parameters()) p.requires_grad = false;
             IReadOnlyList<StepMetrics> Run(Action<StepMetrics> onStep, CancellationToken token, IModelCheckpoint checkpoint) => preference
-                ? Trainer.TrainPreference(lm, reference, pairs, tokenizer.PadTokenId ?? 0, options, parse.GetValue(precompute), onStep, token, checkpoint, evalPairs)
+                ? Trainer.TrainPreference(lm, reference, pairs, tokenizer.PadTokenId ?? 0, options, values.Get(precompute), onStep, token, checkpoint, evalPairs)
                 : Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, onStep, token, checkpoint, evalExamples);
             var metrics = Path.Combine(outDir, "metrics.jsonl");
             if (!options.Resume && File.Exists(metrics)) File.Delete(metrics);

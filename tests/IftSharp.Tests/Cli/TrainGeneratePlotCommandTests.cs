@@ -54,6 +54,29 @@ public class TrainGeneratePlotCommandTests
     }
 
     [Fact]
+    public void AConfigFileSuppliesOptionsAndFlagsOverrideIt()
+    {
+        var model = TinyModel();
+        var output = model + "-out";
+        var config = model + ".yaml";
+        var data = Path.Combine(AppContext.BaseDirectory, "data", "demo", "train.jsonl");
+        File.WriteAllText(config, $"method: sft\nmodel: {model}\ndataset: {data}\noutput: {output}\nmax_steps: 4\nbatch_size: 2\n");
+        try
+        {
+            Assert.Equal(0, Run("train", "--config", config, "--max-steps", "2"));
+            Assert.Equal(2, File.ReadAllLines(Path.Combine(output, "metrics.jsonl")).Length); // the flag won over max_steps: 4
+            Assert.DoesNotContain("ift/", File.ReadAllText(Path.Combine(output, "metrics.jsonl"))); // method: sft came from the file
+            File.WriteAllText(config, "max_steps: lots\n");
+            Assert.Equal(2, Run("train", "--config", config, "--model", model, "--dataset", data, "--output", output));
+        }
+        finally
+        {
+            foreach (var d in new[] { model, output }) if (Directory.Exists(d)) Directory.Delete(d, true);
+            File.Delete(config);
+        }
+    }
+
+    [Fact]
     public void BadInputExitsWithCodeTwoBeforeTraining()
     {
         var model = TinyModel();
