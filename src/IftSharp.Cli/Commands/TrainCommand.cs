@@ -48,17 +48,15 @@ public static class TrainCommand
             var dir = values.Required(model);
             var outDir = values.Required(output);
             var (tokenizer, template) = TokenizerLoader.Load(dir);
-            if (template is null) throw new InputException($"{dir}/tokenizer_config.json: field 'chat_template': missing; conversational data needs one");
             var file = values.Required(dataset);
             int max = values.Get(maxLength);
             bool preference = Trainer.PreferenceMethods.Contains(values.Get(method));
-            var examples = preference ? [] : ConversationDataset.ReadJsonl(file)
-                .Select((c, i) => ConversationDataset.Tokenize(c, tokenizer, template, max, source: file, line: i + 1)).ToList();
-            var pairs = preference ? PreferenceDataset.ReadJsonl(file, tokenizer, template, max) : [];
+            var examples = preference ? [] : ConversationDataset.ReadExamples(file, tokenizer, template, max);
+            var pairs = preference ? PreferenceDataset.ReadJsonl(file, tokenizer, Template(), max) : [];
             var evalFile = values.Get(evalDataset);
-            var evalExamples = evalFile is null || preference ? null : ConversationDataset.ReadJsonl(evalFile)
-                .Select((c, i) => ConversationDataset.Tokenize(c, tokenizer, template, max, source: evalFile, line: i + 1)).ToList();
-            var evalPairs = evalFile is null || !preference ? null : PreferenceDataset.ReadJsonl(evalFile, tokenizer, template, max);
+            var evalExamples = evalFile is null || preference ? null : ConversationDataset.ReadExamples(evalFile, tokenizer, template, max);
+            var evalPairs = evalFile is null || !preference ? null : PreferenceDataset.ReadJsonl(evalFile, tokenizer, Template(), max);
+            IChatTemplate Template() => template ?? throw new InputException($"{dir}/tokenizer_config.json: field 'chat_template': missing; preference data needs one");
             var options = d with
             {
                 Method = values.Get(method)!, LearningRate = values.Get(lr), MaxSteps = values.Get(steps), BatchSize = values.Get(batch),

@@ -17,6 +17,60 @@ public sealed record TrainingExample(int[] InputIds, long[] Labels)
 /// </summary>
 public static class ConversationDataset
 {
+    /// <summary>
+    /// Single-target training examples from a JSONL file in any of TRL's shapes, detected per line: conversational
+    /// (<c>messages</c>), prompt-completion (<c>prompt</c> and <c>completion</c>, strings — rendered as a user and an
+    /// assistant turn — or message lists), or language modeling (<c>text</c>: the whole text plus EOS is learned, no
+    /// chat template).
+    /// </summary>
+    public static IReadOnlyList<TrainingExample> ReadExamples(string path, ITokenizer tokenizer, IChatTemplate? template, int maxLength)
+    {
+        if (!File.Exists(path)) throw new InputException($"{path}: file not found");
+        var examples = new List<TrainingExample>();
+        int lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonElement root;
+            try { root = JsonDocument.Parse(line).RootElement; }
+            catch (JsonException e) { throw InputException.At(path, lineNumber, null, $"malformed JSON ({e.Message})"); }
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("text", out var text) && !root.TryGetProperty("messages", out _))
+            {
+                if (text.ValueKind != JsonValueKind.String || text.GetString()!.Length == 0) throw InputException.At(path, lineNumber, "text", "expected a non-empty string");
+                var ids = tokenizer.Encode(text.GetString()!, addSpecialTokens: true).Ids.ToList();
+                if (tokenizer.EosTokenId is int eos) ids.Add(eos);
+                var kept = ids.Take(maxLength).ToArray();
+                examples.Add(new TrainingExample(kept, kept.Select(i => (long)i).ToArray()));
+                continue;
+            }
+            var chatTemplate = template ?? throw InputException.At(path, lineNumber, null, "conversational data needs the tokenizer's chat_template");
+            List<ChatMessage> conversation;
+            int skip = 0;
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("prompt", out var prompt) && root.TryGetProperty("completion", out var completion))
+            {
+                var p = Turns(prompt, "user", path, lineNumber, "prompt");
+                var c = Turns(completion, "assistant", path, lineNumber, "completion");
+                if (c.Count == 0 || c[0].Role != "assistant" || c.Any(m => m.Content.Length == 0))
+                    throw InputException.At(path, lineNumber, "completion", "expected a non-empty assistant completion");
+                skip = p.Count(m => m.Role == "assistant");
+                conversation = [.. p, .. c];
+            }
+            else conversation = Conversation(root, path, lineNumber);
+            examples.Add(Tokenize(conversation, tokenizer, chatTemplate, maxLength, source: path, line: lineNumber, skipAssistantTurns: skip));
+        }
+        if (examples.Count == 0) throw new InputException($"{path}: no examples");
+        return examples;
+    }
+
+    /// <summary>A field that is a string (one message of <paramref name="stringRole"/>) or a list of messages.</summary>
+    internal static List<ChatMessage> Turns(JsonElement value, string stringRole, string path, int line, string field)
+    {
+        if (value.ValueKind == JsonValueKind.String) return [new ChatMessage(stringRole, value.GetString()!)];
+        if (value.ValueKind != JsonValueKind.Array) throw InputException.At(path, line, field, "expected a string or a list of {\"role\", \"content\"} messages");
+        return Messages(value, path, line, field);
+    }
+
     /// <summary>Reads a JSONL file; a malformed line, a missing or mistyped field gets an <see cref="InputException"/> naming file, line and field.</summary>
     public static IReadOnlyList<IReadOnlyList<ChatMessage>> ReadJsonl(string path)
     {
@@ -30,33 +84,45 @@ public static class ConversationDataset
             JsonElement root;
             try { root = JsonDocument.Parse(line).RootElement; }
             catch (JsonException e) { throw InputException.At(path, lineNumber, null, $"malformed JSON ({e.Message})"); }
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var messages))
-                throw InputException.At(path, lineNumber, "messages", "missing; expected a list of {\"role\", \"content\"} objects");
-            if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
-                throw InputException.At(path, lineNumber, "messages", "expected a non-empty list of {\"role\", \"content\"} objects");
-            var conversation = new List<ChatMessage>();
-            int index = 0;
-            foreach (var m in messages.EnumerateArray())
-            {
-                string field = $"messages[{index}]";
-                if (m.ValueKind != JsonValueKind.Object) throw InputException.At(path, lineNumber, field, "expected an object with \"role\" and \"content\"");
-                if (!m.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String)
-                    throw InputException.At(path, lineNumber, field + ".role", "missing; expected \"system\", \"user\" or \"assistant\"");
-                if (role.GetString() is not ("system" or "user" or "assistant"))
-                    throw InputException.At(path, lineNumber, field + ".role", $"'{role.GetString()}'; expected \"system\", \"user\" or \"assistant\"");
-                if (!m.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-                    throw InputException.At(path, lineNumber, field + ".content", "missing; expected a string");
-                if (role.GetString() == "assistant" && content.GetString()!.Length == 0)
-                    throw InputException.At(path, lineNumber, field + ".content", "empty assistant message; expected the completion text");
-                conversation.Add(new ChatMessage(role.GetString()!, content.GetString()!));
-                index++;
-            }
-            if (!conversation.Any(c => c.Role == "assistant"))
-                throw InputException.At(path, lineNumber, "messages", "no assistant message; expected at least one to train on");
+            var conversation = Conversation(root, path, lineNumber);
             conversations.Add(conversation);
         }
         if (conversations.Count == 0) throw new InputException($"{path}: no examples");
         return conversations;
+    }
+
+    private static List<ChatMessage> Conversation(JsonElement root, string path, int lineNumber)
+    {
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var messages))
+            throw InputException.At(path, lineNumber, "messages", "missing; expected a list of {\"role\", \"content\"} objects (or prompt/completion, or text)");
+        if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+            throw InputException.At(path, lineNumber, "messages", "expected a non-empty list of {\"role\", \"content\"} objects");
+        var conversation = Messages(messages, path, lineNumber, "messages");
+        if (!conversation.Any(c => c.Role == "assistant"))
+            throw InputException.At(path, lineNumber, "messages", "no assistant message; expected at least one to train on");
+        return conversation;
+    }
+
+    private static List<ChatMessage> Messages(JsonElement array, string path, int lineNumber, string fieldName)
+    {
+        var conversation = new List<ChatMessage>();
+        int index = 0;
+        foreach (var m in array.EnumerateArray())
+        {
+            string field = $"{fieldName}[{index}]";
+            if (m.ValueKind != JsonValueKind.Object) throw InputException.At(path, lineNumber, field, "expected an object with \"role\" and \"content\"");
+            if (!m.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String)
+                throw InputException.At(path, lineNumber, field + ".role", "missing; expected \"system\", \"user\" or \"assistant\"");
+            if (role.GetString() is not ("system" or "user" or "assistant"))
+                throw InputException.At(path, lineNumber, field + ".role", $"'{role.GetString()}'; expected \"system\", \"user\" or \"assistant\"");
+            if (!m.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+                throw InputException.At(path, lineNumber, field + ".content", "missing; expected a string");
+            if (role.GetString() == "assistant" && content.GetString()!.Length == 0)
+                throw InputException.At(path, lineNumber, field + ".content", "empty assistant message; expected the completion text");
+            conversation.Add(new ChatMessage(role.GetString()!, content.GetString()!));
+            index++;
+        }
+        return conversation;
     }
 
     /// <summary>

@@ -51,22 +51,8 @@ public static class PreferenceDataset
         return pairs;
     }
 
-    private static List<ChatMessage> Messages(JsonElement row, string field, string stringRole, string path, int line)
-    {
-        if (!row.TryGetProperty(field, out var value)) throw InputException.At(path, line, field, "missing");
-        if (value.ValueKind == JsonValueKind.String) return [new ChatMessage(stringRole, value.GetString()!)];
-        if (value.ValueKind != JsonValueKind.Array) throw InputException.At(path, line, field, "expected a string or a list of {\"role\", \"content\"} messages");
-        var list = new List<ChatMessage>();
-        int i = 0;
-        foreach (var m in value.EnumerateArray())
-        {
-            if (m.ValueKind != JsonValueKind.Object || !m.TryGetProperty("role", out var role) || role.GetString() is not ("system" or "user" or "assistant"))
-                throw InputException.At(path, line, $"{field}[{i}].role", "expected \"system\", \"user\" or \"assistant\"");
-            if (!m.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-                throw InputException.At(path, line, $"{field}[{i}].content", "missing; expected a string");
-            list.Add(new ChatMessage(role.GetString()!, content.GetString()!));
-            i++;
-        }
-        return list;
-    }
+    private static List<ChatMessage> Messages(JsonElement row, string field, string stringRole, string path, int line) =>
+        row.TryGetProperty(field, out var value) ? ConversationDataset.Turns(value, stringRole, path, line, field)
+            : throw InputException.At(path, line, field, "missing");
+
 }

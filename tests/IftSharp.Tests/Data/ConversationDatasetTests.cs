@@ -46,6 +46,30 @@ public class ConversationDatasetTests
     }
 
     [Fact]
+    public void PromptCompletionAndMessagesShapesGiveTheSameExampleAndTextLearnsEverything()
+    {
+        var tokenizer = new ByteLevelTokenizer();
+        var path = Write(Good,
+            "{\"prompt\": \"Hi\", \"completion\": \"Yo\"}",
+            "{\"prompt\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"completion\": [{\"role\": \"assistant\", \"content\": \"Yo\"}]}",
+            "{\"text\": \"abc\"}");
+        try
+        {
+            var examples = ConversationDataset.ReadExamples(path, tokenizer, new ChatMlTemplate(), 512);
+            Assert.Equal(4, examples.Count);
+            for (int i = 1; i < 3; i++)
+            {
+                Assert.Equal(examples[0].InputIds, examples[i].InputIds);
+                Assert.Equal(examples[0].Labels, examples[i].Labels);
+            }
+            // Language modeling: the text and EOS, every token labelled.
+            Assert.Equal(new[] { 'a', 'b', 'c' }.Select(c => (int)c).Append(tokenizer.EosTokenId!.Value), examples[3].InputIds);
+            Assert.Equal(examples[3].InputIds.Select(i => (long)i), examples[3].Labels);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void APromptThatFillsMaxLengthIsAnError()
     {
         var e = Assert.Throws<InputException>(() => ConversationDataset.Tokenize(
