@@ -19,14 +19,8 @@ public static class PlotCommand
             var path = Path.Combine(dir, "metrics.jsonl");
             if (!File.Exists(path)) throw new InputException($"{path}: file not found; expected the metrics of a training run");
             var series = new Dictionary<string, List<(double Step, double Value)>>();
-            int line = 0;
-            foreach (var text in File.ReadLines(path))
+            foreach (var (line, row) in IftSharp.Data.JsonLines.Read(path))
             {
-                line++;
-                if (string.IsNullOrWhiteSpace(text)) continue;
-                JsonElement row;
-                try { row = JsonDocument.Parse(text).RootElement; }
-                catch (JsonException e) { throw InputException.At(path, line, null, $"malformed JSON ({e.Message})"); }
                 if (!row.TryGetProperty("step", out var step)) throw InputException.At(path, line, "step", "missing");
                 foreach (var p in row.EnumerateObject())
                     if (p.Name != "step" && p.Value.ValueKind == JsonValueKind.Number)

@@ -25,16 +25,9 @@ public static class ConversationDataset
     /// </summary>
     public static IReadOnlyList<TrainingExample> ReadExamples(string path, ITokenizer tokenizer, IChatTemplate? template, int maxLength)
     {
-        if (!File.Exists(path)) throw new InputException($"{path}: file not found");
         var examples = new List<TrainingExample>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNumber, root) in JsonLines.Read(path))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement root;
-            try { root = JsonDocument.Parse(line).RootElement; }
-            catch (JsonException e) { throw InputException.At(path, lineNumber, null, $"malformed JSON ({e.Message})"); }
             if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("text", out var text) && !root.TryGetProperty("messages", out _))
             {
                 if (text.ValueKind != JsonValueKind.String || text.GetString()!.Length == 0) throw InputException.At(path, lineNumber, "text", "expected a non-empty string");
@@ -74,16 +67,9 @@ public static class ConversationDataset
     /// <summary>Reads a JSONL file; a malformed line, a missing or mistyped field gets an <see cref="InputException"/> naming file, line and field.</summary>
     public static IReadOnlyList<IReadOnlyList<ChatMessage>> ReadJsonl(string path)
     {
-        if (!File.Exists(path)) throw new InputException($"{path}: file not found");
         var conversations = new List<IReadOnlyList<ChatMessage>>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (lineNumber, root) in JsonLines.Read(path))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            JsonElement root;
-            try { root = JsonDocument.Parse(line).RootElement; }
-            catch (JsonException e) { throw InputException.At(path, lineNumber, null, $"malformed JSON ({e.Message})"); }
             var conversation = Conversation(root, path, lineNumber);
             conversations.Add(conversation);
         }

@@ -16,16 +16,9 @@ public static class PreferenceDataset
 {
     public static IReadOnlyList<PreferenceExample> ReadJsonl(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength)
     {
-        if (!File.Exists(path)) throw new InputException($"{path}: file not found");
         var pairs = new List<PreferenceExample>();
-        int line = 0;
-        foreach (var text in File.ReadLines(path))
+        foreach (var (line, row) in JsonLines.Read(path))
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            JsonElement row;
-            try { row = JsonDocument.Parse(text).RootElement; }
-            catch (JsonException e) { throw InputException.At(path, line, null, $"malformed JSON ({e.Message})"); }
             var chosen = Messages(row, "chosen", "assistant", path, line);
             var rejected = Messages(row, "rejected", "assistant", path, line);
             List<ChatMessage> prompt;

@@ -1,3 +1,4 @@
+using IftSharp.Tests.Support;
 using System.CommandLine;
 using IftSharp.Cli.Commands;
 using IftSharp.Models;
@@ -20,12 +21,7 @@ public class TrainGeneratePlotCommandTests
     {
         var dir = Path.Combine(Path.GetTempPath(), "iftsharp-cli-" + Guid.NewGuid().ToString("N"));
         var tokenizer = new ByteLevelTokenizer();
-        var config = new DecoderConfig
-        {
-            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, VocabSize = tokenizer.VocabSize,
-            TieWordEmbeddings = true, MaxPositionEmbeddings = 256, EosTokenId = [tokenizer.EosTokenId!.Value],
-        };
-        using var model = ModelFactory.CreateFromConfig(config, seed: 0);
+        using var model = TinyLlama.Create();
         model.SavePretrained(dir);
         tokenizer.Save(dir);
         return dir;

@@ -1,3 +1,4 @@
+using IftSharp.Tests.Support;
 using IftSharp.Data;
 using IftSharp.Models;
 using IftSharp.Tokenization;
@@ -9,19 +10,7 @@ namespace IftSharp.Tests.Training;
 
 public class CheckpointResumeTests
 {
-    private static (LlamaForCausalLM Model, List<TrainingExample> Data, int Pad) Setup()
-    {
-        var tokenizer = new ByteLevelTokenizer();
-        var pairs = new[] { ("Reverse cat", "tac"), ("Reverse dog", "god"), ("Reverse sun", "nus"), ("Reverse owl", "lwo"), ("Reverse bee", "eeb") };
-        var data = pairs.Select(c => ConversationDataset.Tokenize([new ChatMessage("user", c.Item1), new ChatMessage("assistant", c.Item2)],
-            tokenizer, new ChatMlTemplate(), 64)).ToList();
-        var config = new DecoderConfig
-        {
-            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, VocabSize = tokenizer.VocabSize,
-            TieWordEmbeddings = true, MaxPositionEmbeddings = 128,
-        };
-        return (ModelFactory.CreateFromConfig(config, seed: 0), data, tokenizer.PadTokenId!.Value);
-    }
+    private static (LlamaForCausalLM Model, List<TrainingExample> Data, int Pad) Setup() => (TinyLlama.Create(), TinyLlama.ReversalExamples(5), TinyLlama.PadId);
 
     private static string TempDir() => Path.Combine(Path.GetTempPath(), "iftsharp-ckpt-" + Guid.NewGuid().ToString("N"));
 

@@ -1,3 +1,4 @@
+using IftSharp.Tests.Support;
 using IftSharp.Data;
 using IftSharp.Models;
 using IftSharp.Tokenization;
@@ -8,11 +9,7 @@ namespace IftSharp.Tests.Training;
 
 public class PreferenceTrainingTests
 {
-    private static LlamaForCausalLM Model() => ModelFactory.CreateFromConfig(new DecoderConfig
-    {
-        HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, VocabSize = new ByteLevelTokenizer().VocabSize,
-        TieWordEmbeddings = true, MaxPositionEmbeddings = 128,
-    }, seed: 0);
+    private static LlamaForCausalLM Model() => TinyLlama.Create();
 
     private static List<PreferenceExample> Pairs()
     {

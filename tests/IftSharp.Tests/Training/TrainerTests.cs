@@ -1,3 +1,4 @@
+using IftSharp.Tests.Support;
 using System.Text.Json;
 using IftSharp.Data;
 using IftSharp.Models;
@@ -22,19 +23,7 @@ public class TrainerTests
         Assert.Equal(expected, LearningRateSchedule.Factor(kind, step, total, warmup), 12);
     }
 
-    private static (LlamaForCausalLM Model, List<TrainingExample> Data, int Pad) Setup()
-    {
-        var tokenizer = new ByteLevelTokenizer();
-        var conversations = new[] { ("Reverse cat", "tac"), ("Reverse dog", "god"), ("Reverse sun", "nus"), ("Reverse owl", "lwo") };
-        var data = conversations.Select(c => ConversationDataset.Tokenize([new ChatMessage("user", c.Item1), new ChatMessage("assistant", c.Item2)],
-            tokenizer, new ChatMlTemplate(), 64)).ToList();
-        var config = new DecoderConfig
-        {
-            HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, VocabSize = tokenizer.VocabSize,
-            TieWordEmbeddings = true, MaxPositionEmbeddings = 128,
-        };
-        return (ModelFactory.CreateFromConfig(config, seed: 0), data, tokenizer.PadTokenId!.Value);
-    }
+    private static (LlamaForCausalLM Model, List<TrainingExample> Data, int Pad) Setup() => (TinyLlama.Create(), TinyLlama.ReversalExamples(), TinyLlama.PadId);
 
     [Theory]
     [InlineData("sft")]
