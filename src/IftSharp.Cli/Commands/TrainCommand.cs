@@ -18,6 +18,7 @@ public static class TrainCommand
         method.AcceptOnlyFromAmong(["sft", "ift", .. Trainer.PreferenceMethods]);
         var beta = new Option<double?>("--beta") { Description = "β of the preference methods (default: DPO/IPO 0.1, ORPO 0.25, SimPO 2.0, EXO 0.5)." };
         var config = new Option<string?>("--config") { Description = "YAML or JSON file of option values (keys named like the flags, e.g. learning_rate: 0.001); flags given here override it." };
+        var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 mixed precision: bf16 forward/backward, float32 master weights and optimizer state, losses in float32." };
         var evalDataset = new Option<string?>("--eval-dataset") { Description = "Held-out data in the same shape; its mean loss is logged as eval_loss." };
         var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps (and at the last step).", DefaultValueFactory = _ => 50 };
         var precompute = new Option<bool>("--precompute-ref-logps") { Description = "Compute the reference model's log-probs once before training instead of every step." };
@@ -41,7 +42,7 @@ public static class TrainCommand
         var saveLimit = new Option<int?>("--save-total-limit") { Description = "Keep only the newest N checkpoints." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (same method and seed): the same per-step losses as an uninterrupted run." };
         var command = new Command("train", "Fine-tune a model with SFT or IFT on a conversational JSONL dataset (completion-only loss); writes the model (Hugging Face format) and metrics.jsonl.");
-        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps, config }) command.Options.Add(o);
+        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps, config, bf16 }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var values = new OptionValues(parse, parse.GetValue(config));
@@ -67,11 +68,12 @@ public static class TrainCommand
                 Beta = values.Get(beta), EvalSteps = evalFile is null ? 0 : values.Get(evalSteps),
             };
             using var lm = LlamaForCausalLM.FromPretrained(dir);
+            using var compute = values.Get(bf16) ? new LlamaForCausalLM(lm.Config) : null;
             using var reference = preference && Trainer.NeedsReference(options.Method) ? LlamaForCausalLM.FromPretrained(dir) : null;
             if (reference is not null) foreach (var p in reference.parameters()) p.requires_grad = false;
             IReadOnlyList<StepMetrics> Run(Action<StepMetrics> onStep, CancellationToken token, IModelCheckpoint checkpoint) => preference
-                ? Trainer.TrainPreference(lm, reference, pairs, tokenizer.PadTokenId ?? 0, options, values.Get(precompute), onStep, token, checkpoint, evalPairs)
-                : Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, onStep, token, checkpoint, evalExamples);
+                ? Trainer.TrainPreference(lm, reference, pairs, tokenizer.PadTokenId ?? 0, options, values.Get(precompute), onStep, token, checkpoint, evalPairs, compute)
+                : Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, onStep, token, checkpoint, evalExamples, compute);
             var metrics = Path.Combine(outDir, "metrics.jsonl");
             if (!options.Resume && File.Exists(metrics)) File.Delete(metrics);
             var checkpointer = new PretrainedModelCheckpoint(lm, dir);

@@ -21,9 +21,12 @@ public static class Trainer
     /// <param name="evalData">Held-out examples whose mean loss is logged as <c>eval_loss</c> every <see cref="TrainerOptions.EvalSteps"/> steps.</param>
     public static IReadOnlyList<StepMetrics> Train(ICausalLM model, IReadOnlyList<TrainingExample> data, int padId, TrainerOptions o,
         Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null,
-        IReadOnlyList<TrainingExample>? evalData = null)
+        IReadOnlyList<TrainingExample>? evalData = null, ICausalLM? bf16Compute = null)
     {
         if (o.Method is not ("sft" or "ift")) throw new InputException($"--method: '{o.Method}'; single-target data trains sft or ift");
+        var shadow = Shadow(model, bf16Compute);
+        var master = model;
+        model = bf16Compute ?? model; // the forward and backward run on the bfloat16 copy when there is one
         using var frozen = o.Method == "ift" ? new FrozenEmbeddingCopy(model) : null;
         var iftOptions = new IftOptions { Lambda = o.Lambda, Gamma = o.Gamma };
         (ObjectiveResult, long) Loss(IReadOnlyList<TrainingExample> examples)
@@ -34,7 +37,7 @@ public static class Trainer
             var (logps, mask) = TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
             return (Sft.Loss(logps, mask), batch.Tokens);
         }
-        return Loop(model, data, Loss, () => frozen?.Sync(model), o, onStep, cancel, checkpoint, Evaluator(evalData, Loss, o));
+        return Loop(master, data, Loss, () => { shadow?.PullWeights(); frozen?.Sync(model); }, o, onStep, cancel, checkpoint, Evaluator(evalData, Loss, o), shadow);
     }
 
     /// <summary>The preference methods this trainer runs on chosen/rejected pairs.</summary>
@@ -51,8 +54,11 @@ public static class Trainer
     /// </summary>
     public static IReadOnlyList<StepMetrics> TrainPreference(ICausalLM model, ICausalLM? reference, IReadOnlyList<PreferenceExample> data, int padId,
         TrainerOptions o, bool precomputeReference = false, Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null,
-        IReadOnlyList<PreferenceExample>? evalData = null)
+        IReadOnlyList<PreferenceExample>? evalData = null, ICausalLM? bf16Compute = null)
     {
+        var shadow = Shadow(model, bf16Compute);
+        var master = model;
+        model = bf16Compute ?? model;
         if (!PreferenceMethods.Contains(o.Method)) throw new InputException($"--method: '{o.Method}'; preference data trains {string.Join(", ", PreferenceMethods)}");
         if (NeedsReference(o.Method) && reference is null) throw new InputException($"--method {o.Method}: needs a reference model");
         double? beta = o.Beta;
@@ -122,8 +128,14 @@ public static class Trainer
             (refChosen, refRejected) = (null, null);
             try { return Loss(items); } finally { (refChosen, refRejected) = saved; }
         }
-        return Loop(model, indexed, Loss, () => { }, o, onStep, cancel, checkpoint, Evaluator(evalIndexed, EvalLoss, o));
+        return Loop(master, indexed, Loss, () => shadow?.PullWeights(), o, onStep, cancel, checkpoint, Evaluator(evalIndexed, EvalLoss, o), shadow);
     }
+
+    /// <summary>bfloat16 mixed precision when a compute copy is given: the copy runs the passes, the master keeps float32 weights and optimizer state.</summary>
+    private static Bf16Shadow? Shadow(ICausalLM master, ICausalLM? compute) =>
+        compute is null ? null
+            : master is TorchSharp.torch.nn.Module m && compute is TorchSharp.torch.nn.Module c ? new Bf16Shadow(m, c)
+            : throw new ArgumentException("bf16 training needs nn.Module models");
 
     /// <summary>The mean loss over held-out items, without gradient, in batches of the training batch size.</summary>
     private static Func<double>? Evaluator<TItem>(IReadOnlyList<TItem>? evalData, Func<IReadOnlyList<TItem>, (ObjectiveResult Result, long Tokens)> batchLoss, TrainerOptions o)
@@ -150,7 +162,7 @@ public static class Trainer
     /// </summary>
     private static IReadOnlyList<StepMetrics> Loop<TItem>(ICausalLM model, IReadOnlyList<TItem> data,
         Func<IReadOnlyList<TItem>, (ObjectiveResult Result, long Tokens)> batchLoss, Action afterStep, TrainerOptions o,
-        Action<StepMetrics>? onStep, CancellationToken cancel, IModelCheckpoint? checkpoint, Func<double>? evaluate = null)
+        Action<StepMetrics>? onStep, CancellationToken cancel, IModelCheckpoint? checkpoint, Func<double>? evaluate = null, Bf16Shadow? shadow = null)
     {
         if (data.Count == 0) throw new InputException("the dataset has no examples");
         if (o.GradientAccumulationSteps < 1) throw new InputException("--grad-accum: expected at least 1");
@@ -216,6 +228,7 @@ public static class Trainer
                 tokens += microTokens;
                 objective = result.Metrics;
             }
+            shadow?.PushGradients();
             double gradNorm;
             using (var scope = NewDisposeScope())
             {

@@ -35,3 +35,27 @@ public class Bf16ShadowTests
         Assert.All(compute.parameters(), p => Assert.Null(p.grad));
     }
 }
+
+public class Bf16TrainingTests
+{
+    [Theory]
+    [InlineData("sft")]
+    [InlineData("ift")]
+    public void Bf16TrainingFollowsTheFloat32LossCurveAndKeepsFloat32Masters(string method)
+    {
+        var options = new TrainerOptions { Method = method, MaxSteps = 30, BatchSize = 4, LearningRate = 1e-2 };
+        using var f32 = TinyLlama.Create();
+        var reference = Trainer.Train(f32, TinyLlama.ReversalExamples(), TinyLlama.PadId, options).Select(m => m.Loss).ToList();
+        using var master = TinyLlama.Create();
+        using var compute = new LlamaForCausalLM(master.Config);
+        var mixed = Trainer.Train(master, TinyLlama.ReversalExamples(), TinyLlama.PadId, options, bf16Compute: compute).Select(m => m.Loss).ToList();
+        Assert.All(master.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
+        Assert.All(compute.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+        Assert.True(mixed[^1] < 0.5 * mixed[0], $"bf16 did not train: {mixed[0]} → {mixed[^1]}");
+        // bfloat16 keeps 8 bits of mantissa: the curves agree on average to a few percent, not bit for bit.
+        double meanRelative = reference.Zip(mixed, (r, m) => Math.Abs(m - r) / r).Average();
+        var curves = $"bf16 {string.Join(" ", mixed.Select(x => x.ToString("F2")))} vs float32 {string.Join(" ", reference.Select(x => x.ToString("F2")))}";
+        Assert.True(meanRelative < 0.05, $"mean relative difference {meanRelative:P1}: {curves}");
+        Assert.True(Math.Abs(mixed[^1] - reference[^1]) < 0.1 * reference[^1], curves);
+    }
+}
