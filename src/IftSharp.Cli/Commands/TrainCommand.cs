@@ -15,7 +15,8 @@ public static class TrainCommand
     {
         var d = new TrainerOptions();
         var method = new Option<string>("--method") { Description = "sft or ift (conversational data: {\"messages\": [...]}); dpo, ipo, orpo, simpo or exo (preference data: prompt/chosen/rejected).", DefaultValueFactory = _ => d.Method };
-        method.AcceptOnlyFromAmong(["sft", "ift", .. Trainer.PreferenceMethods]);
+        method.AcceptOnlyFromAmong(["sft", "ift", .. Trainer.PreferenceMethods, "exo-rw"]);
+        var betaR = new Option<double>("--beta-r") { Description = "EXO's reward temperature β_r (exo-rw).", DefaultValueFactory = _ => d.BetaR };
         var beta = new Option<double?>("--beta") { Description = "β of the preference methods (default: DPO/IPO 0.1, ORPO 0.25, SimPO 2.0, EXO 0.5)." };
         var config = new Option<string?>("--config") { Description = "YAML or JSON file of option values (keys named like the flags, e.g. learning_rate: 0.001); flags given here override it." };
         var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 mixed precision: bf16 forward/backward, float32 master weights and optimizer state, losses in float32." };
@@ -42,7 +43,7 @@ public static class TrainCommand
         var saveLimit = new Option<int?>("--save-total-limit") { Description = "Keep only the newest N checkpoints." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (same method and seed): the same per-step losses as an uninterrupted run." };
         var command = new Command("train", "Fine-tune a model with SFT or IFT on a conversational JSONL dataset (completion-only loss); writes the model (Hugging Face format) and metrics.jsonl.");
-        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps, config, bf16 }) command.Options.Add(o);
+        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps, config, bf16, betaR }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var values = new OptionValues(parse, parse.GetValue(config));
@@ -51,12 +52,14 @@ public static class TrainCommand
             var (tokenizer, template) = TokenizerLoader.Load(dir);
             var file = values.Required(dataset);
             int max = values.Get(maxLength);
-            bool preference = Trainer.PreferenceMethods.Contains(values.Get(method));
+            bool rewardGroups = values.Get(method) == "exo-rw";
+            bool preference = rewardGroups || Trainer.PreferenceMethods.Contains(values.Get(method));
             var examples = preference ? [] : ConversationDataset.ReadExamples(file, tokenizer, template, max);
-            var pairs = preference ? PreferenceDataset.ReadJsonl(file, tokenizer, Template(), max) : [];
+            var pairs = preference && !rewardGroups ? PreferenceDataset.ReadJsonl(file, tokenizer, Template(), max) : [];
+            var groups = rewardGroups ? RewardDataset.ReadJsonl(file, tokenizer, Template(), max) : [];
             var evalFile = values.Get(evalDataset);
             var evalExamples = evalFile is null || preference ? null : ConversationDataset.ReadExamples(evalFile, tokenizer, template, max);
-            var evalPairs = evalFile is null || !preference ? null : PreferenceDataset.ReadJsonl(evalFile, tokenizer, Template(), max);
+            var evalPairs = evalFile is null || !preference || rewardGroups ? null : PreferenceDataset.ReadJsonl(evalFile, tokenizer, Template(), max);
             IChatTemplate Template() => template ?? throw new InputException($"{dir}/tokenizer_config.json: field 'chat_template': missing; preference data needs one");
             var options = d with
             {
@@ -65,13 +68,15 @@ public static class TrainCommand
                 Lambda = values.Get(lambda), Gamma = values.Get(gamma), Seed = values.Get(seed), OutputDirectory = outDir,
                 GradientAccumulationSteps = values.Get(accum), Optimizer = values.Get(optimizerKind), WeightDecay = values.Get(weightDecay),
                 SaveSteps = values.Get(saveSteps), SaveTotalLimit = values.Get(saveLimit), Resume = values.Get(resume),
-                Beta = values.Get(beta), EvalSteps = evalFile is null ? 0 : values.Get(evalSteps),
+                Beta = values.Get(beta), BetaR = values.Get(betaR), EvalSteps = evalFile is null ? 0 : values.Get(evalSteps),
             };
             using var lm = LlamaForCausalLM.FromPretrained(dir);
             using var compute = values.Get(bf16) ? new LlamaForCausalLM(lm.Config) : null;
-            using var reference = preference && Trainer.NeedsReference(options.Method) ? LlamaForCausalLM.FromPretrained(dir) : null;
+            using var reference = rewardGroups || preference && Trainer.NeedsReference(options.Method) ? LlamaForCausalLM.FromPretrained(dir) : null;
             if (reference is not null) foreach (var p in reference.parameters()) p.requires_grad = false;
-            IReadOnlyList<StepMetrics> Run(Action<StepMetrics> onStep, CancellationToken token, IModelCheckpoint checkpoint) => preference
+            IReadOnlyList<StepMetrics> Run(Action<StepMetrics> onStep, CancellationToken token, IModelCheckpoint checkpoint) => rewardGroups
+                ? Trainer.TrainRewardGroups(lm, reference!, groups, tokenizer.PadTokenId ?? 0, options, onStep, token, checkpoint, compute)
+                : preference
                 ? Trainer.TrainPreference(lm, reference, pairs, tokenizer.PadTokenId ?? 0, options, values.Get(precompute), onStep, token, checkpoint, evalPairs, compute)
                 : Trainer.Train(lm, examples, tokenizer.PadTokenId ?? 0, options, onStep, token, checkpoint, evalExamples, compute);
             var metrics = Path.Combine(outDir, "metrics.jsonl");
@@ -80,7 +85,7 @@ public static class TrainCommand
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
             Console.CancelKeyPress += onCancel; // Ctrl-C: finish the step, save a checkpoint, exit
-            AnsiConsole.MarkupLine($"{options.Method.ToUpperInvariant()} on {(preference ? pairs.Count : examples.Count)} {(preference ? "preference pairs" : "conversations")} from {Markup.Escape(file)}, {options.MaxSteps} steps of {options.BatchSize}.");
+            AnsiConsole.MarkupLine($"{options.Method.ToUpperInvariant()} on {(rewardGroups ? groups.Count : preference ? pairs.Count : examples.Count)} {(rewardGroups ? "reward groups" : preference ? "preference pairs" : "examples")} from {Markup.Escape(file)}, {options.MaxSteps} steps of {options.BatchSize}.");
             IReadOnlyList<StepMetrics> history = [];
             if (Console.IsOutputRedirected)
                 history = Run(m =>

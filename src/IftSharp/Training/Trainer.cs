@@ -131,6 +131,34 @@ public static class Trainer
         return Loop(master, indexed, Loss, () => shadow?.PullWeights(), o, onStep, cancel, checkpoint, Evaluator(evalIndexed, EvalLoss, o), shadow);
     }
 
+    /// <summary>
+    /// EXO's K-sample reward form (official <c>exo-rw</c>): groups of K completions of one prompt with rewards; the
+    /// policy's implied distribution over the group is pulled toward softmax(r/β_r) by the reverse KL.
+    /// </summary>
+    public static IReadOnlyList<StepMetrics> TrainRewardGroups(ICausalLM model, ICausalLM reference, IReadOnlyList<RewardGroup> data, int padId,
+        TrainerOptions o, Action<StepMetrics>? onStep = null, CancellationToken cancel = default, IModelCheckpoint? checkpoint = null, ICausalLM? bf16Compute = null)
+    {
+        var shadow = Shadow(model, bf16Compute);
+        var master = model;
+        model = bf16Compute ?? model;
+        Tensor Sums(ICausalLM m, IReadOnlyList<RewardGroup> groups)
+        {
+            var batch = Batch.Collate(groups.SelectMany(g => g.Completions).ToList(), padId);
+            var (logps, mask) = TokenLogProbs.Gather(m.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
+            return SequenceLogps.From(logps, mask).Sum.reshape(groups.Count, -1);
+        }
+        (ObjectiveResult, long) Loss(IReadOnlyList<RewardGroup> groups)
+        {
+            var policy = Sums(model, groups);
+            Tensor referenceSums;
+            using (no_grad()) referenceSums = Sums(reference, groups);
+            var rewards = tensor(groups.SelectMany(g => g.Rewards).ToArray()).reshape(groups.Count, -1);
+            var result = Exo.RewardLoss(policy, referenceSums, rewards, new ExoOptions { BetaPi = o.Beta ?? 0.5, BetaR = o.BetaR });
+            return (result, groups.Sum(g => g.Completions.Sum(c => (long)c.Length)));
+        }
+        return Loop(master, data, Loss, () => shadow?.PullWeights(), o, onStep, cancel, checkpoint, null, shadow);
+    }
+
     /// <summary>bfloat16 mixed precision when a compute copy is given: the copy runs the passes, the master keeps float32 weights and optimizer state.</summary>
     private static Bf16Shadow? Shadow(ICausalLM master, ICausalLM? compute) =>
         compute is null ? null

@@ -15,6 +15,8 @@ public sealed record TrainerOptions
     public double WeightDecay { get; init; }
     /// <summary>The preference methods' β; null takes each method's paper default.</summary>
     public double? Beta { get; init; }
+    /// <summary>EXO's reward temperature β_r (reward form only; official scripts: 0.5).</summary>
+    public double BetaR { get; init; } = 0.5;
     public double Lambda { get; init; } = 0.2;
     public double Gamma { get; init; } = 0.95;
     /// <summary>Micro-batches whose gradients add up to one optimizer step (each loss divided by this).</summary>

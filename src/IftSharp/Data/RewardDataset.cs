@@ -1,0 +1,48 @@
+using System.Text.Json;
+using IftSharp.Core;
+using IftSharp.Tokenization;
+
+namespace IftSharp.Data;
+
+/// <summary>K completions of one prompt with their scalar rewards, tokenised (labels on each completion).</summary>
+public sealed record RewardGroup(IReadOnlyList<TrainingExample> Completions, IReadOnlyList<double> Rewards);
+
+/// <summary>
+/// K-sample reward data for EXO's reward form, one JSON object per line: <c>prompt</c> (string or message list),
+/// <c>completions</c> (K strings or K message lists) and <c>rewards</c> (K numbers). Every line must have the same K ≥ 2.
+/// </summary>
+public static class RewardDataset
+{
+    public static IReadOnlyList<RewardGroup> ReadJsonl(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength)
+    {
+        var groups = new List<RewardGroup>();
+        int? k = null;
+        foreach (var (line, row) in JsonLines.Read(path))
+        {
+            if (!row.TryGetProperty("prompt", out var promptField)) throw InputException.At(path, line, "prompt", "missing");
+            var prompt = ConversationDataset.Turns(promptField, "user", path, line, "prompt");
+            if (!row.TryGetProperty("completions", out var completions) || completions.ValueKind != JsonValueKind.Array)
+                throw InputException.At(path, line, "completions", "expected a list of completions");
+            if (!row.TryGetProperty("rewards", out var rewards) || rewards.ValueKind != JsonValueKind.Array || rewards.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.Number))
+                throw InputException.At(path, line, "rewards", "expected a list of numbers, one per completion");
+            int count = completions.GetArrayLength();
+            if (rewards.GetArrayLength() != count)
+                throw InputException.At(path, line, "rewards", $"{rewards.GetArrayLength()} rewards for {count} completions; expected one per completion");
+            if (count < 2) throw InputException.At(path, line, "completions", "expected at least 2 completions to compare");
+            if (k is int expected && count != expected)
+                throw InputException.At(path, line, "completions", $"{count} completions; expected {expected} like the first line (groups must have the same size)");
+            k = count;
+            int history = prompt.Count(m => m.Role == "assistant");
+            var tokenised = completions.EnumerateArray().Select((c, i) =>
+            {
+                var turns = ConversationDataset.Turns(c, "assistant", path, line, $"completions[{i}]");
+                if (turns.Count == 0 || turns[0].Role != "assistant" || turns.Any(m => m.Content.Length == 0))
+                    throw InputException.At(path, line, $"completions[{i}]", "expected a non-empty assistant completion");
+                return ConversationDataset.Tokenize([.. prompt, .. turns], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history);
+            }).ToList();
+            groups.Add(new RewardGroup(tokenised, rewards.EnumerateArray().Select(r => r.GetDouble()).ToList()));
+        }
+        if (groups.Count == 0) throw new InputException($"{path}: no examples");
+        return groups;
+    }
+}
