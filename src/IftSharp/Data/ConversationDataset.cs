@@ -37,10 +37,17 @@ public static class ConversationDataset
                 examples.Add(new TrainingExample(kept, kept.Select(i => (long)i).ToArray()));
                 continue;
             }
-            var chatTemplate = template ?? throw InputException.At(path, lineNumber, null, "conversational data needs the tokenizer's chat_template");
             List<ChatMessage> conversation;
             int skip = 0;
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("prompt", out var prompt) && root.TryGetProperty("completion", out var completion))
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("prompt", out var prompt) && root.TryGetProperty("completion", out var completion)
+                && prompt.ValueKind == JsonValueKind.String && completion.ValueKind == JsonValueKind.String)
+            {
+                if (completion.GetString()!.Length == 0) throw InputException.At(path, lineNumber, "completion", "empty; expected the completion text");
+                examples.Add(TokenizePlain(prompt.GetString()!, completion.GetString()!, tokenizer, maxLength, path, lineNumber));
+                continue;
+            }
+            var chatTemplate = template ?? throw InputException.At(path, lineNumber, null, "conversational data needs the tokenizer's chat_template");
+            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("prompt", out prompt) && root.TryGetProperty("completion", out completion))
             {
                 var p = Turns(prompt, "user", path, lineNumber, "prompt");
                 var c = Turns(completion, "assistant", path, lineNumber, "completion");
@@ -54,6 +61,23 @@ public static class ConversationDataset
         }
         if (examples.Count == 0) throw new InputException($"{path}: no examples");
         return examples;
+    }
+
+    /// <summary>
+    /// TRL's standard (non-conversational) prompt-completion: no chat template; the ids of the prompt (with the tokenizer's
+    /// special tokens, e.g. BOS), then of the completion and EOS, which alone are labelled. A prompt that leaves no room
+    /// for the completion within <paramref name="maxLength"/> is an error.
+    /// </summary>
+    public static TrainingExample TokenizePlain(string prompt, string completion, ITokenizer tokenizer, int maxLength, string source, int line)
+    {
+        var promptIds = tokenizer.Encode(prompt, addSpecialTokens: true).Ids;
+        var completionIds = tokenizer.Encode(completion).Ids.ToList();
+        if (tokenizer.EosTokenId is int eos) completionIds.Add(eos);
+        if (promptIds.Count >= maxLength)
+            throw InputException.At(source, line, "prompt", $"{promptIds.Count} tokens fill max_length ({maxLength}): no completion token left to train on");
+        var ids = promptIds.Concat(completionIds).Take(maxLength).ToArray();
+        var labels = ids.Select((id, i) => i < promptIds.Count ? Objectives.TokenLogProbs.IgnoreIndex : id).ToArray();
+        return new TrainingExample(ids, labels);
     }
 
     /// <summary>A field that is a string (one message of <paramref name="stringRole"/>) or a list of messages.</summary>

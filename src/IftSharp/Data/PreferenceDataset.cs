@@ -19,6 +19,17 @@ public static class PreferenceDataset
         var pairs = new List<PreferenceExample>();
         foreach (var (line, row) in JsonLines.Read(path))
         {
+            if (row.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String
+                && row.TryGetProperty("chosen", out var c) && c.ValueKind == JsonValueKind.String
+                && row.TryGetProperty("rejected", out var r) && r.ValueKind == JsonValueKind.String)
+            {
+                // TRL's standard (non-conversational) form: no chat template, prompt + completion + EOS.
+                foreach (var (name, text) in new[] { ("chosen", c), ("rejected", r) })
+                    if (text.GetString()!.Length == 0) throw InputException.At(path, line, name, "expected a non-empty assistant completion");
+                pairs.Add(new PreferenceExample(ConversationDataset.TokenizePlain(p.GetString()!, c.GetString()!, tokenizer, maxLength, path, line),
+                                                ConversationDataset.TokenizePlain(p.GetString()!, r.GetString()!, tokenizer, maxLength, path, line)));
+                continue;
+            }
             var chosen = Messages(row, "chosen", "assistant", path, line);
             var rejected = Messages(row, "rejected", "assistant", path, line);
             List<ChatMessage> prompt;

@@ -57,11 +57,11 @@ public class ConversationDatasetTests
         {
             var examples = ConversationDataset.ReadExamples(path, tokenizer, new ChatMlTemplate(), 512);
             Assert.Equal(4, examples.Count);
-            for (int i = 1; i < 3; i++)
-            {
-                Assert.Equal(examples[0].InputIds, examples[i].InputIds);
-                Assert.Equal(examples[0].Labels, examples[i].Labels);
-            }
+            // prompt/completion as message lists is the conversation; as strings it is TRL's standard form (no template, EOS appended).
+            Assert.Equal(examples[0].InputIds, examples[2].InputIds);
+            Assert.Equal(examples[0].Labels, examples[2].Labels);
+            Assert.Equal("HiYo<|im_end|>", tokenizer.Decode(examples[1].InputIds));
+            Assert.Equal("Yo<|im_end|>", tokenizer.Decode(examples[1].InputIds.Where((_, i) => examples[1].Labels[i] != -100)));
             // Language modeling: the text and EOS, every token labelled.
             Assert.Equal(new[] { 'a', 'b', 'c' }.Select(c => (int)c).Append(tokenizer.EosTokenId!.Value), examples[3].InputIds);
             Assert.Equal(examples[3].InputIds.Select(i => (long)i), examples[3].Labels);

@@ -26,12 +26,17 @@ public class PreferenceDatasetTests
             "{\"chosen\": [{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"4\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"5\"}]}");
         try
         {
-            var pairs = PreferenceDataset.ReadJsonl(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 128);
+            var tokenizer = new ByteLevelTokenizer();
+            var pairs = PreferenceDataset.ReadJsonl(path, tokenizer, new ChatMlTemplate(), 128);
             Assert.Equal(3, pairs.Count);
+            // Strings are TRL's standard form: no chat template, prompt + completion + EOS, only the completion labelled.
+            Assert.Equal("2+2?4<|im_end|>", tokenizer.Decode(pairs[0].Chosen.InputIds));
+            // Message lists and the implicit prompt render through the template and agree with each other.
+            Assert.StartsWith("<|im_start|>user\n2+2?<|im_end|>", tokenizer.Decode(pairs[1].Chosen.InputIds));
+            Assert.Equal(pairs[1].Chosen.InputIds, pairs[2].Chosen.InputIds);
+            Assert.Equal(pairs[1].Rejected.Labels, pairs[2].Rejected.Labels);
             foreach (var p in pairs)
             {
-                Assert.Equal(pairs[0].Chosen.InputIds, p.Chosen.InputIds);
-                Assert.Equal(pairs[0].Rejected.Labels, p.Rejected.Labels);
                 Assert.Equal("4<|im_end|>", Labelled(p.Chosen));
                 Assert.Equal("5<|im_end|>", Labelled(p.Rejected));
             }
