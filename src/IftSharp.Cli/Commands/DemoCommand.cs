@@ -52,8 +52,8 @@ public static class DemoCommand
         var dataDir = Path.Combine(AppContext.BaseDirectory, "data", "demo");
         var tokenizer = new ByteLevelTokenizer();
         var template = new ChatMlTemplate();
-        var train = ConversationDataset.ReadJsonl(Path.Combine(dataDir, "train.jsonl"));
-        var eval = ConversationDataset.ReadJsonl(Path.Combine(dataDir, "eval.jsonl"));
+        var train = ConversationDataset.ReadConversations(Path.Combine(dataDir, "train.jsonl"));
+        var eval = ConversationDataset.ReadConversations(Path.Combine(dataDir, "eval.jsonl"));
         var examples = train.Select(c => ConversationDataset.Tokenize(c, tokenizer, template, maxLength: 128)).ToList();
         var config = new DecoderConfig
         {

@@ -19,7 +19,7 @@ public static class PlotCommand
             var path = Path.Combine(dir, "metrics.jsonl");
             if (!File.Exists(path)) throw new InputException($"{path}: file not found; expected the metrics of a training run");
             var series = new Dictionary<string, List<(double Step, double Value)>>();
-            foreach (var (line, row) in IftSharp.Data.JsonLines.Read(path))
+            foreach (var (line, row) in IftSharp.Data.DatasetRows.Read(path))
             {
                 if (!row.TryGetProperty("step", out var step)) throw InputException.At(path, line, "step", "missing");
                 foreach (var p in row.EnumerateObject())

@@ -55,11 +55,11 @@ public static class TrainCommand
             bool rewardGroups = values.Get(method) == "exo-rw";
             bool preference = rewardGroups || Trainer.PreferenceMethods.Contains(values.Get(method));
             var examples = preference ? [] : ConversationDataset.ReadExamples(file, tokenizer, template, max);
-            var pairs = preference && !rewardGroups ? PreferenceDataset.ReadJsonl(file, tokenizer, Template(), max) : [];
-            var groups = rewardGroups ? RewardDataset.ReadJsonl(file, tokenizer, Template(), max) : [];
+            var pairs = preference && !rewardGroups ? PreferenceDataset.Read(file, tokenizer, Template(), max) : [];
+            var groups = rewardGroups ? RewardDataset.Read(file, tokenizer, Template(), max) : [];
             var evalFile = values.Get(evalDataset);
             var evalExamples = evalFile is null || preference ? null : ConversationDataset.ReadExamples(evalFile, tokenizer, template, max);
-            var evalPairs = evalFile is null || !preference || rewardGroups ? null : PreferenceDataset.ReadJsonl(evalFile, tokenizer, Template(), max);
+            var evalPairs = evalFile is null || !preference || rewardGroups ? null : PreferenceDataset.Read(evalFile, tokenizer, Template(), max);
             IChatTemplate Template() => template ?? throw new InputException($"{dir}/tokenizer_config.json: field 'chat_template': missing; preference data needs one");
             var options = d with
             {

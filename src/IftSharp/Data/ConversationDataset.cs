@@ -26,7 +26,7 @@ public static class ConversationDataset
     public static IReadOnlyList<TrainingExample> ReadExamples(string path, ITokenizer tokenizer, IChatTemplate? template, int maxLength)
     {
         var examples = new List<TrainingExample>();
-        foreach (var (lineNumber, root) in JsonLines.Read(path))
+        foreach (var (lineNumber, root) in DatasetRows.Read(path))
         {
             if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("text", out var text) && !root.TryGetProperty("messages", out _))
             {
@@ -89,10 +89,10 @@ public static class ConversationDataset
     }
 
     /// <summary>Reads a JSONL file; a malformed line, a missing or mistyped field gets an <see cref="InputException"/> naming file, line and field.</summary>
-    public static IReadOnlyList<IReadOnlyList<ChatMessage>> ReadJsonl(string path)
+    public static IReadOnlyList<IReadOnlyList<ChatMessage>> ReadConversations(string path)
     {
         var conversations = new List<IReadOnlyList<ChatMessage>>();
-        foreach (var (lineNumber, root) in JsonLines.Read(path))
+        foreach (var (lineNumber, root) in DatasetRows.Read(path))
         {
             var conversation = Conversation(root, path, lineNumber);
             conversations.Add(conversation);

@@ -8,16 +8,16 @@ namespace IftSharp.Data;
 public sealed record PreferenceExample(TrainingExample Chosen, TrainingExample Rejected);
 
 /// <summary>
-/// Preference datasets in TRL's shapes, one JSON object per line: <c>prompt</c>, <c>chosen</c>, <c>rejected</c> as strings
+/// Preference datasets in TRL's shapes (JSONL or Parquet, see <see cref="DatasetRows"/>): <c>prompt</c>, <c>chosen</c>, <c>rejected</c> as strings
 /// (the prompt becomes one user message, each completion one assistant message) or as message lists, or the implicit-prompt
 /// form without <c>prompt</c>, where <c>chosen</c> and <c>rejected</c> are whole conversations sharing the prompt as a prefix.
 /// </summary>
 public static class PreferenceDataset
 {
-    public static IReadOnlyList<PreferenceExample> ReadJsonl(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength)
+    public static IReadOnlyList<PreferenceExample> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength)
     {
         var pairs = new List<PreferenceExample>();
-        foreach (var (line, row) in JsonLines.Read(path))
+        foreach (var (line, row) in DatasetRows.Read(path))
         {
             if (row.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String
                 && row.TryGetProperty("chosen", out var c) && c.ValueKind == JsonValueKind.String

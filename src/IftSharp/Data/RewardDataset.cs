@@ -13,11 +13,11 @@ public sealed record RewardGroup(IReadOnlyList<TrainingExample> Completions, IRe
 /// </summary>
 public static class RewardDataset
 {
-    public static IReadOnlyList<RewardGroup> ReadJsonl(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength)
+    public static IReadOnlyList<RewardGroup> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength)
     {
         var groups = new List<RewardGroup>();
         int? k = null;
-        foreach (var (line, row) in JsonLines.Read(path))
+        foreach (var (line, row) in DatasetRows.Read(path))
         {
             if (!row.TryGetProperty("prompt", out var promptField)) throw InputException.At(path, line, "prompt", "missing");
             var prompt = ConversationDataset.Turns(promptField, "user", path, line, "prompt");

@@ -28,7 +28,7 @@ public class ConversationDatasetTests
         var path = Write(Good, badLine);
         try
         {
-            var e = Assert.Throws<InputException>(() => ConversationDataset.ReadJsonl(path));
+            var e = Assert.Throws<InputException>(() => ConversationDataset.ReadConversations(path));
             Assert.Contains(path + expected, e.Message);
         }
         finally { File.Delete(path); }

@@ -27,7 +27,7 @@ public class PreferenceDatasetTests
         try
         {
             var tokenizer = new ByteLevelTokenizer();
-            var pairs = PreferenceDataset.ReadJsonl(path, tokenizer, new ChatMlTemplate(), 128);
+            var pairs = PreferenceDataset.Read(path, tokenizer, new ChatMlTemplate(), 128);
             Assert.Equal(3, pairs.Count);
             // Strings are TRL's standard form: no chat template, prompt + completion + EOS, only the completion labelled.
             Assert.Equal("2+2?4<|im_end|>", tokenizer.Decode(pairs[0].Chosen.InputIds));
@@ -50,7 +50,7 @@ public class PreferenceDatasetTests
         var path = Write("{\"prompt\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"}, {\"role\": \"user\", \"content\": \"bye?\"}], \"chosen\": \"bye\", \"rejected\": \"no\"}");
         try
         {
-            var pair = PreferenceDataset.ReadJsonl(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 256)[0];
+            var pair = PreferenceDataset.Read(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 256)[0];
             Assert.Equal("bye<|im_end|>", Labelled(pair.Chosen));
         }
         finally { File.Delete(path); }
@@ -67,7 +67,7 @@ public class PreferenceDatasetTests
         var path = Write(line);
         try
         {
-            var e = Assert.Throws<InputException>(() => PreferenceDataset.ReadJsonl(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 128));
+            var e = Assert.Throws<InputException>(() => PreferenceDataset.Read(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 128));
             Assert.Contains(path + expected, e.Message);
         }
         finally { File.Delete(path); }

@@ -24,7 +24,7 @@ public class RewardGroupTrainingTests
             "{\"prompt\": \"2+2?\", \"completions\": [\"4\", \"5\", \"22\"], \"rewards\": [1.0, 0.0, 0.2]}");
         try
         {
-            var groups = RewardDataset.ReadJsonl(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 64);
+            var groups = RewardDataset.Read(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 64);
             Assert.Equal(3, groups[0].Completions.Count);
             using var model = TinyLlama.Create();
             using var reference = TinyLlama.Create();
@@ -45,7 +45,7 @@ public class RewardGroupTrainingTests
         var path = Write(line);
         try
         {
-            var e = Assert.Throws<InputException>(() => RewardDataset.ReadJsonl(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 64));
+            var e = Assert.Throws<InputException>(() => RewardDataset.Read(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 64));
             Assert.Contains(":1: " + expected, e.Message);
         }
         finally { File.Delete(path); }
