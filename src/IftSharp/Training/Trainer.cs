@@ -280,7 +280,12 @@ public static class Trainer
     /// <summary>The data order of an epoch, a pure function of the seed and the epoch, so a resumed run sees the same order.</summary>
     public static int[] Permutation(int count, long seed, int epoch)
     {
-        var rng = new Random(unchecked((int)(seed * 1_000_003 + epoch)));
+        // SplitMix64 of (seed, epoch): every pair gets its own, unrelated System.Random seed.
+        ulong z = unchecked((ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)(epoch + 1) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        z ^= z >> 31;
+        var rng = new Random((int)(z & 0x7FFFFFFF));
         var order = Enumerable.Range(0, count).ToArray();
         rng.Shuffle(order);
         return order;

@@ -58,6 +58,21 @@ public class TrainerTests
     }
 
     [Fact]
+    public void EachEpochSeesAFreshOrder()
+    {
+        // Each epoch's order is a full permutation, reproducible, and unlike the next epoch's.
+        for (int epoch = 0; epoch < 5; epoch++)
+        {
+            var a = Trainer.Permutation(122, seed: 0, epoch);
+            var b = Trainer.Permutation(122, seed: 0, epoch + 1);
+            Assert.Equal(Enumerable.Range(0, 122), a.Order());
+            Assert.True(a.Zip(b).Count(p => p.First != p.Second) > 100, $"epochs {epoch} and {epoch + 1} share most positions");
+            Assert.True(a.Take(16).Intersect(b.Take(16)).Count() < 8, $"epochs {epoch} and {epoch + 1} start with nearly the same batch");
+        }
+        Assert.Equal(Trainer.Permutation(50, 3, 2), Trainer.Permutation(50, 3, 2));
+    }
+
+    [Fact]
     public void SameSeedSameLosses()
     {
         var (a, data, pad) = Setup();
