@@ -19,6 +19,7 @@ public static class TrainCommand
         var betaR = new Option<double>("--beta-r") { Description = "EXO's reward temperature β_r (exo-rw).", DefaultValueFactory = _ => d.BetaR };
         var beta = new Option<double?>("--beta") { Description = "β of the preference methods (default: DPO/IPO 0.1, ORPO 0.25, SimPO 2.0, EXO 0.5)." };
         var config = new Option<string?>("--config") { Description = "YAML or JSON file of option values (keys named like the flags, e.g. learning_rate: 0.001); flags given here override it." };
+        var maxPromptLength = new Option<int?>("--max-prompt-length") { Description = "Keep only the last N prompt tokens (TRL's policy: the prompt is cut on the left, then the sequence on the right to --max-length)." };
         var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 mixed precision: bf16 forward/backward, float32 master weights and optimizer state, losses in float32." };
         var evalDataset = new Option<string?>("--eval-dataset") { Description = "Held-out data in the same shape; its mean loss is logged as eval_loss." };
         var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps (and at the last step).", DefaultValueFactory = _ => 50 };
@@ -43,7 +44,7 @@ public static class TrainCommand
         var saveLimit = new Option<int?>("--save-total-limit") { Description = "Keep only the newest N checkpoints." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (same method and seed): the same per-step losses as an uninterrupted run." };
         var command = new Command("train", "Fine-tune a model with SFT or IFT on a conversational JSONL dataset (completion-only loss); writes the model (Hugging Face format) and metrics.jsonl.");
-        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps, config, bf16, betaR }) command.Options.Add(o);
+        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps, config, bf16, betaR, maxPromptLength }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var values = new OptionValues(parse, parse.GetValue(config));
@@ -52,14 +53,15 @@ public static class TrainCommand
             var (tokenizer, template) = TokenizerLoader.Load(dir);
             var file = values.Required(dataset);
             int max = values.Get(maxLength);
+            int? maxPrompt = values.Get(maxPromptLength);
             bool rewardGroups = values.Get(method) == "exo-rw";
             bool preference = rewardGroups || Trainer.PreferenceMethods.Contains(values.Get(method));
-            var examples = preference ? [] : ConversationDataset.ReadExamples(file, tokenizer, template, max);
-            var pairs = preference && !rewardGroups ? PreferenceDataset.Read(file, tokenizer, Template(), max) : [];
-            var groups = rewardGroups ? RewardDataset.Read(file, tokenizer, Template(), max) : [];
+            var examples = preference ? [] : ConversationDataset.ReadExamples(file, tokenizer, template, max, maxPrompt);
+            var pairs = preference && !rewardGroups ? PreferenceDataset.Read(file, tokenizer, Template(), max, maxPrompt) : [];
+            var groups = rewardGroups ? RewardDataset.Read(file, tokenizer, Template(), max, maxPrompt) : [];
             var evalFile = values.Get(evalDataset);
-            var evalExamples = evalFile is null || preference ? null : ConversationDataset.ReadExamples(evalFile, tokenizer, template, max);
-            var evalPairs = evalFile is null || !preference || rewardGroups ? null : PreferenceDataset.Read(evalFile, tokenizer, Template(), max);
+            var evalExamples = evalFile is null || preference ? null : ConversationDataset.ReadExamples(evalFile, tokenizer, template, max, maxPrompt);
+            var evalPairs = evalFile is null || !preference || rewardGroups ? null : PreferenceDataset.Read(evalFile, tokenizer, Template(), max, maxPrompt);
             IChatTemplate Template() => template ?? throw new InputException($"{dir}/tokenizer_config.json: field 'chat_template': missing; preference data needs one");
             var options = d with
             {

@@ -23,7 +23,7 @@ public static class ConversationDataset
     /// assistant turn — or message lists), or language modeling (<c>text</c>: the whole text plus EOS is learned, no
     /// chat template).
     /// </summary>
-    public static IReadOnlyList<TrainingExample> ReadExamples(string path, ITokenizer tokenizer, IChatTemplate? template, int maxLength)
+    public static IReadOnlyList<TrainingExample> ReadExamples(string path, ITokenizer tokenizer, IChatTemplate? template, int maxLength, int? maxPromptLength = null)
     {
         var examples = new List<TrainingExample>();
         foreach (var (lineNumber, root) in DatasetRows.Read(path))
@@ -43,7 +43,7 @@ public static class ConversationDataset
                 && prompt.ValueKind == JsonValueKind.String && completion.ValueKind == JsonValueKind.String)
             {
                 if (completion.GetString()!.Length == 0) throw InputException.At(path, lineNumber, "completion", "empty; expected the completion text");
-                examples.Add(TokenizePlain(prompt.GetString()!, completion.GetString()!, tokenizer, maxLength, path, lineNumber));
+                examples.Add(TokenizePlain(prompt.GetString()!, completion.GetString()!, tokenizer, maxLength, path, lineNumber, maxPromptLength));
                 continue;
             }
             var chatTemplate = template ?? throw InputException.At(path, lineNumber, null, "conversational data needs the tokenizer's chat_template");
@@ -57,7 +57,7 @@ public static class ConversationDataset
                 conversation = [.. p, .. c];
             }
             else conversation = Conversation(root, path, lineNumber);
-            examples.Add(Tokenize(conversation, tokenizer, chatTemplate, maxLength, source: path, line: lineNumber, skipAssistantTurns: skip));
+            examples.Add(Tokenize(conversation, tokenizer, chatTemplate, maxLength, source: path, line: lineNumber, skipAssistantTurns: skip, maxPromptLength: maxPromptLength));
         }
         if (examples.Count == 0) throw new InputException($"{path}: no examples");
         return examples;
@@ -68,15 +68,32 @@ public static class ConversationDataset
     /// special tokens, e.g. BOS), then of the completion and EOS, which alone are labelled. A prompt that leaves no room
     /// for the completion within <paramref name="maxLength"/> is an error.
     /// </summary>
-    public static TrainingExample TokenizePlain(string prompt, string completion, ITokenizer tokenizer, int maxLength, string source, int line)
+    public static TrainingExample TokenizePlain(string prompt, string completion, ITokenizer tokenizer, int maxLength, string source, int line,
+        int? maxPromptLength = null)
     {
         var promptIds = tokenizer.Encode(prompt, addSpecialTokens: true).Ids;
         var completionIds = tokenizer.Encode(completion).Ids.ToList();
         if (tokenizer.EosTokenId is int eos) completionIds.Add(eos);
-        if (promptIds.Count >= maxLength)
-            throw InputException.At(source, line, "prompt", $"{promptIds.Count} tokens fill max_length ({maxLength}): no completion token left to train on");
-        var ids = promptIds.Concat(completionIds).Take(maxLength).ToArray();
+        var ids = promptIds.Concat(completionIds).ToArray();
         var labels = ids.Select((id, i) => i < promptIds.Count ? Objectives.TokenLogProbs.IgnoreIndex : id).ToArray();
+        return Truncate(new TrainingExample(ids, labels), maxLength, maxPromptLength, source, line, "prompt");
+    }
+
+    /// <summary>
+    /// The truncation policy, TRL's: the prompt (the tokens before the first labelled one) keeps its last
+    /// <paramref name="maxPromptLength"/> tokens, then the whole sequence keeps its first <paramref name="maxLength"/>.
+    /// An example left with no labelled token to predict is an error.
+    /// </summary>
+    public static TrainingExample Truncate(TrainingExample example, int maxLength, int? maxPromptLength, string source, int line, string field)
+    {
+        int firstLabel = Array.FindIndex(example.Labels, l => l != Objectives.TokenLogProbs.IgnoreIndex);
+        if (firstLabel < 0) throw InputException.At(source, line, field, "nothing to train on: no completion token");
+        int drop = maxPromptLength is int p && firstLabel > p ? firstLabel - p : 0;
+        int keep = Math.Min(example.Length - drop, maxLength);
+        var ids = example.InputIds.Skip(drop).Take(keep).ToArray();
+        var labels = example.Labels.Skip(drop).Take(keep).ToArray();
+        if (labels.Skip(1).All(l => l == Objectives.TokenLogProbs.IgnoreIndex))
+            throw InputException.At(source, line, field, $"the prompt fills max_length ({maxLength} tokens): no completion token left to train on");
         return new TrainingExample(ids, labels);
     }
 
@@ -143,12 +160,12 @@ public static class ConversationDataset
     /// </summary>
     /// <param name="skipAssistantTurns">Assistant turns at the start that stay unlabelled (a preference pair's prompt history).</param>
     public static TrainingExample Tokenize(IReadOnlyList<ChatMessage> conversation, ITokenizer tokenizer, IChatTemplate template,
-        int maxLength, bool completionOnly = true, string source = "dataset", int line = 0, int skipAssistantTurns = 0)
+        int maxLength, bool completionOnly = true, string source = "dataset", int line = 0, int skipAssistantTurns = 0, int? maxPromptLength = null)
     {
         var rendered = template.Render(conversation);
         var spans = rendered.AssistantSpans.Skip(skipAssistantTurns).ToList();
         var tokens = tokenizer.Encode(rendered.Text);
-        int n = Math.Min(tokens.Ids.Count, maxLength);
+        int n = tokens.Ids.Count;
         var ids = new int[n];
         var labels = new long[n];
         for (int i = 0; i < n; i++)
@@ -158,8 +175,6 @@ public static class ConversationDataset
             bool assistant = spans.Any(s => start >= s.Start && end <= s.End);
             labels[i] = assistant || !completionOnly ? ids[i] : TokenLogProbs.IgnoreIndex;
         }
-        if (labels.Skip(1).All(l => l == TokenLogProbs.IgnoreIndex))
-            throw InputException.At(source, line, "messages", $"the prompt fills max_length ({maxLength} tokens): no completion token left to train on");
-        return new TrainingExample(ids, labels);
+        return Truncate(new TrainingExample(ids, labels), maxLength, maxPromptLength, source, line, "messages");
     }
 }

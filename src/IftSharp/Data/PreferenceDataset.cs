@@ -14,7 +14,7 @@ public sealed record PreferenceExample(TrainingExample Chosen, TrainingExample R
 /// </summary>
 public static class PreferenceDataset
 {
-    public static IReadOnlyList<PreferenceExample> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength)
+    public static IReadOnlyList<PreferenceExample> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength, int? maxPromptLength = null)
     {
         var pairs = new List<PreferenceExample>();
         foreach (var (line, row) in DatasetRows.Read(path))
@@ -26,8 +26,8 @@ public static class PreferenceDataset
                 // TRL's standard (non-conversational) form: no chat template, prompt + completion + EOS.
                 foreach (var (name, text) in new[] { ("chosen", c), ("rejected", r) })
                     if (text.GetString()!.Length == 0) throw InputException.At(path, line, name, "expected a non-empty assistant completion");
-                pairs.Add(new PreferenceExample(ConversationDataset.TokenizePlain(p.GetString()!, c.GetString()!, tokenizer, maxLength, path, line),
-                                                ConversationDataset.TokenizePlain(p.GetString()!, r.GetString()!, tokenizer, maxLength, path, line)));
+                pairs.Add(new PreferenceExample(ConversationDataset.TokenizePlain(p.GetString()!, c.GetString()!, tokenizer, maxLength, path, line, maxPromptLength),
+                                                ConversationDataset.TokenizePlain(p.GetString()!, r.GetString()!, tokenizer, maxLength, path, line, maxPromptLength)));
                 continue;
             }
             var chosen = Messages(row, "chosen", "assistant", path, line);
@@ -48,8 +48,8 @@ public static class PreferenceDataset
                     throw InputException.At(path, line, name, "expected a non-empty assistant completion");
             int history = prompt.Count(m => m.Role == "assistant");
             pairs.Add(new PreferenceExample(
-                ConversationDataset.Tokenize([.. prompt, .. chosen], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history),
-                ConversationDataset.Tokenize([.. prompt, .. rejected], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history)));
+                ConversationDataset.Tokenize([.. prompt, .. chosen], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history, maxPromptLength: maxPromptLength),
+                ConversationDataset.Tokenize([.. prompt, .. rejected], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history, maxPromptLength: maxPromptLength)));
         }
         if (pairs.Count == 0) throw new InputException($"{path}: no examples");
         return pairs;

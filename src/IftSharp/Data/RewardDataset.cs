@@ -13,7 +13,7 @@ public sealed record RewardGroup(IReadOnlyList<TrainingExample> Completions, IRe
 /// </summary>
 public static class RewardDataset
 {
-    public static IReadOnlyList<RewardGroup> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength)
+    public static IReadOnlyList<RewardGroup> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength, int? maxPromptLength = null)
     {
         var groups = new List<RewardGroup>();
         int? k = null;
@@ -38,7 +38,7 @@ public static class RewardDataset
                 var turns = ConversationDataset.Turns(c, "assistant", path, line, $"completions[{i}]");
                 if (turns.Count == 0 || turns[0].Role != "assistant" || turns.Any(m => m.Content.Length == 0))
                     throw InputException.At(path, line, $"completions[{i}]", "expected a non-empty assistant completion");
-                return ConversationDataset.Tokenize([.. prompt, .. turns], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history);
+                return ConversationDataset.Tokenize([.. prompt, .. turns], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history, maxPromptLength: maxPromptLength);
             }).ToList();
             groups.Add(new RewardGroup(tokenised, rewards.EnumerateArray().Select(r => r.GetDouble()).ToList()));
         }

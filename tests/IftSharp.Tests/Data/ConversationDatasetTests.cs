@@ -70,6 +70,22 @@ public class ConversationDatasetTests
     }
 
     [Fact]
+    public void TruncationCutsThePromptOnTheLeftThenTheSequenceOnTheRight()
+    {
+        var tokenizer = new ByteLevelTokenizer();
+        var conversation = new List<ChatMessage> { new("user", "0123456789"), new("assistant", "abcdef") };
+        var full = ConversationDataset.Tokenize(conversation, tokenizer, new ChatMlTemplate(), 512);
+        int prompt = Array.FindIndex(full.Labels, l => l != -100);
+        var cut = ConversationDataset.Tokenize(conversation, tokenizer, new ChatMlTemplate(), maxLength: 8, maxPromptLength: 5);
+        // The last 5 prompt tokens ("\n<|im_start|>assistant\n" ends the prompt), then the sequence cut to 8: 3 completion tokens.
+        Assert.Equal(full.InputIds.Skip(prompt - 5).Take(8), cut.InputIds);
+        Assert.Equal(full.Labels.Skip(prompt - 5).Take(8), cut.Labels);
+        Assert.Equal("abc", tokenizer.Decode(cut.InputIds.Where((_, i) => cut.Labels[i] != -100)));
+        var plain = ConversationDataset.TokenizePlain("0123456789", "xyz", tokenizer, maxLength: 100, "d.jsonl", 1, maxPromptLength: 4);
+        Assert.Equal("6789xyz<|im_end|>", tokenizer.Decode(plain.InputIds));
+    }
+
+    [Fact]
     public void APromptThatFillsMaxLengthIsAnError()
     {
         var e = Assert.Throws<InputException>(() => ConversationDataset.Tokenize(
