@@ -13,6 +13,7 @@ public static class CommandCatalog
         yield return GenerateCommand.Create();
         yield return PlotCommand.Create();
         yield return FrozenLakeCommand.Create();
+        yield return CompareCommand.Create();
         yield return BenchCommand.Create();
     }
 }

@@ -1,0 +1,82 @@
+using System.CommandLine;
+using System.Globalization;
+using IftSharp.Evaluation;
+using Spectre.Console;
+
+namespace IftSharp.Cli.Commands;
+
+/// <summary><c>iftsharp compare</c>: the IFT paper's language-model comparison (Tables 2 and 3) at CPU scale.</summary>
+public static class CompareCommand
+{
+    public static Command Create()
+    {
+        var quick = new Option<bool>("--quick") { Description = "A smoke test of the whole path in a few minutes: smaller base model, fewer steps and items, one seed." };
+        var seeds = new Option<int?>("--seeds") { Description = "Fine-tuning seeds (default 3; 1 with --quick)." };
+        var output = new Option<string>("--output") { Description = "Folder for results.md, results.json, compare.png and the cached stages (models, data, evaluations).", DefaultValueFactory = _ => "runs/compare" };
+        var command = new Command("compare",
+            "Pretrain a small base model on generated text, then train SFT, IFT, DPO, ORPO, EXO, SimPO, SFT→DPO and SFT→IFT from it with the same steps and prompts, " +
+            "and score each on reasoning, fact following, multiple choice and perplexity. Finished stages are reused when re-run with the same settings.");
+        command.Options.Add(quick); command.Options.Add(seeds); command.Options.Add(output);
+        command.SetAction(parse => CliErrors.Run(() =>
+        {
+            var settings = parse.GetValue(quick) ? CompareSettings.Quick : new CompareSettings();
+            if (parse.GetValue(seeds) is int n) settings = settings with { Seeds = n };
+            var dir = parse.GetValue(output)!;
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            Console.CancelKeyPress += onCancel;
+            CompareResult? result = null;
+            try
+            {
+                if (Console.IsOutputRedirected)
+                {
+                    string last = "";
+                    var pipeline = new ComparePipeline(settings, dir, p =>
+                    {
+                        var stage = p.Stage.Split(':')[0];
+                        if (stage != last) Console.WriteLine($"[{100 * p.Done / p.Total,5:F1}%] {stage}");
+                        last = stage;
+                    }, Console.WriteLine);
+                    result = pipeline.Run(cancel.Token);
+                }
+                else
+                    AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                        .Start(ctx =>
+                        {
+                            var task = ctx.AddTask("compare", maxValue: 1);
+                            var pipeline = new ComparePipeline(settings, dir, p =>
+                            {
+                                task.MaxValue = p.Total;
+                                task.Value = p.Done;
+                                task.Description = Markup.Escape(p.Stage);
+                            }, line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"));
+                            result = pipeline.Run(cancel.Token);
+                        });
+            }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine($"interrupted; finished stages are kept in {dir}: run the same command again to continue from them");
+                return 130;
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+
+            CompareReport.Write(result!, dir);
+            Render(result!);
+            AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(Path.Combine(dir, "results.md"))}[/], results.json and compare.png ({result!.Seconds / 60:F1} min).");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static void Render(CompareResult result)
+    {
+        var table = new Table().AddColumns("method", "reasoning", "fact following", "multiple choice", "average", "perplexity");
+        foreach (var r in CompareReport.Summarise(result))
+        {
+            string P((double Mean, double Std) v) => r.Seeds > 1 ? $"{100 * v.Mean:F1} ± {100 * v.Std:F1}" : $"{100 * v.Mean:F1}";
+            table.AddRow(Markup.Escape(r.Method), P(r.Reasoning), P(r.FactFollowing), P(r.MultipleChoice), P(r.Average),
+                r.Perplexity.Mean.ToString("F3", CultureInfo.InvariantCulture));
+        }
+        AnsiConsole.Write(table);
+    }
+}
