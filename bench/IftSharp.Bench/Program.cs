@@ -2,7 +2,7 @@ using IftSharp.Benchmarking;
 using static TorchSharp.torch;
 
 // Single micro-benchmarks outside the test suite, for profiling one piece at a time; `iftsharp bench` runs them all.
-// Usage: dotnet run -c Release --project bench/IftSharp.Bench -- matmul|generate|step METHOD
+// Usage: dotnet run -c Release --project bench/IftSharp.Bench -- matmul|generate|step METHOD [BATCH]|curve STEPS
 var shape = new BenchmarkShape();
 switch (args.FirstOrDefault() ?? "matmul")
 {
@@ -15,11 +15,18 @@ switch (args.FirstOrDefault() ?? "matmul")
         Console.WriteLine($"256 new tokens: {cached:F0} tokens/s with the KV cache, {uncached:F0} without ({cached / uncached:F1}×)");
         break;
     case "step":
-        var m = StepBenchmark.Run(args.ElementAtOrDefault(1) ?? "sft", shape);
+        var m = StepBenchmark.Run(args.ElementAtOrDefault(1) ?? "sft", args.Length > 2 ? shape with { Batch = int.Parse(args[2]) } : shape);
         Console.WriteLine($"{m.Method}: median {m.MedianSeconds:F3} s, {m.TokensPerSecond:F0} tokens/s, peak RSS {m.PeakResidentMegabytes:F0} MiB");
         break;
+    case "curve":
+        int steps = int.Parse(args.ElementAtOrDefault(1) ?? "200");
+        var f32 = LossCurveBenchmark.Run("sft", shape, steps, bf16: false);
+        var b16 = LossCurveBenchmark.Run("sft", shape, steps, bf16: true);
+        var (mean, max) = LossCurveBenchmark.RelativeDifference(f32, b16);
+        Console.WriteLine($"SFT {steps} steps: float32 {f32.Losses[0]:F3} → {f32.Losses[^1]:F4} in {f32.Seconds:F0} s; bf16 {b16.Losses[0]:F3} → {b16.Losses[^1]:F4} in {b16.Seconds:F0} s; |Δ|/loss mean {mean:P2}, max {max:P2}");
+        break;
     default:
-        Console.Error.WriteLine("unknown benchmark; known: matmul, generate, step METHOD");
+        Console.Error.WriteLine("unknown benchmark; known: matmul, generate, step METHOD [BATCH], curve STEPS");
         return 2;
 }
 return 0;

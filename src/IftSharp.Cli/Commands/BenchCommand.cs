@@ -23,9 +23,10 @@ public static class BenchCommand
     {
         var output = new Option<string>("--output") { Description = "Folder for bench.json and bench.md.", DefaultValueFactory = _ => "runs/bench" };
         var repeats = new Option<int>("--repeats") { Description = "Timed steps per method (median reported), after 2 warm-up steps.", DefaultValueFactory = _ => 5 };
+        var curveSteps = new Option<int>("--curve-steps") { Description = "Steps of the float32 and bfloat16 SFT loss curves compared on real text (0 skips them).", DefaultValueFactory = _ => 200 };
         var worker = new Option<string?>("--worker") { Description = "Internal: measure one method and print its JSON.", Hidden = true };
         var command = new Command("bench", "Benchmark the optimizer step of every method (ratios to SFT), peak memory, MFU, generation with and without the KV cache, and the same SFT step in Python PyTorch when available.");
-        command.Options.Add(output); command.Options.Add(repeats); command.Options.Add(worker);
+        command.Options.Add(output); command.Options.Add(repeats); command.Options.Add(curveSteps); command.Options.Add(worker);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var shape = new BenchmarkShape { Repeats = parse.GetValue(repeats) };
@@ -34,12 +35,12 @@ public static class BenchCommand
                 Console.WriteLine(JsonSerializer.Serialize(StepBenchmark.Run(method, shape)));
                 return 0;
             }
-            return Run(shape, parse.GetValue(output)!);
+            return Run(shape, parse.GetValue(output)!, parse.GetValue(curveSteps));
         }));
         return command;
     }
 
-    private static int Run(BenchmarkShape shape, string output)
+    private static int Run(BenchmarkShape shape, string output, int curveSteps)
     {
         var clock = Stopwatch.StartNew();
         var steps = new List<StepMeasurement>();
@@ -57,6 +58,14 @@ public static class BenchCommand
         cached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: true);
         uncached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: false);
         pytorch = RunPyTorch(shape);
+        LossCurve? curve32 = null, curve16 = null;
+        if (curveSteps > 0)
+        {
+            AnsiConsole.MarkupLine($"  training {curveSteps} SFT steps on text in float32, then in bfloat16 mixed precision ...");
+            curve32 = LossCurveBenchmark.Run("sft", shape, curveSteps, bf16: false);
+            curve16 = LossCurveBenchmark.Run("sft", shape, curveSteps, bf16: true);
+        }
+        var curveDifference = curve32 is null ? ((double, double)?)null : LossCurveBenchmark.RelativeDifference(curve32, curve16!);
 
         var sft = steps.Single(s => s.Method == "sft");
         double mfu = shape.SftStepFlops() / sft.MedianSeconds / 1e9 / f32;
@@ -77,12 +86,17 @@ public static class BenchCommand
             sft_mfu = mfu,
             generation_tokens_per_second = new { kv_cache = cached, no_cache = uncached, speedup = cached / uncached },
             pytorch_sft_step = pytorch,
+            loss_curves = curve32 is null ? null : new
+            {
+                steps = curveSteps, float32 = curve32.Losses, bfloat16 = curve16!.Losses, float32_seconds = curve32.Seconds, bfloat16_seconds = curve16.Seconds,
+                mean_relative_difference = curveDifference!.Value.Item1, max_relative_difference = curveDifference.Value.Item2,
+            },
             pytorch_over_iftsharp_speed = pytorch is JsonElement p ? sft.MedianSeconds / p.GetProperty("median_step_seconds").GetDouble() : (double?)null,
             seconds = clock.Elapsed.TotalSeconds,
         };
         Directory.CreateDirectory(output);
         AtomicFile.WriteAllText(Path.Combine(output, "bench.json"), JsonSerializer.Serialize(report, Json));
-        var md = Markdown(steps, sft, f32, bf16, mfu, shape, cached, uncached, pytorch);
+        var md = Markdown(steps, sft, f32, bf16, mfu, shape, cached, uncached, pytorch, curve32, curve16);
         AtomicFile.WriteAllText(Path.Combine(output, "bench.md"), md);
         Console.WriteLine(md);
         AnsiConsole.MarkupLine($"Wrote {Markup.Escape(Path.Combine(output, "bench.json"))} and bench.md in {clock.Elapsed.TotalSeconds:F0} s.");
@@ -90,7 +104,7 @@ public static class BenchCommand
     }
 
     private static string Markdown(List<StepMeasurement> steps, StepMeasurement sft, double f32, double bf16, double mfu, BenchmarkShape shape,
-        double cached, double uncached, JsonElement? pytorch)
+        double cached, double uncached, JsonElement? pytorch, LossCurve? curve32, LossCurve? curve16)
     {
         var sb = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
@@ -114,6 +128,12 @@ public static class BenchCommand
             sb.AppendLine(string.Create(c, $"- the same SFT step in Python PyTorch {p.GetProperty("torch").GetString()} ({p.GetProperty("threads").GetInt32()} threads): {pt:F3} s; IftSharp/PyTorch step time {sft.MedianSeconds / pt:F2}"));
         }
         else sb.AppendLine("- Python PyTorch comparison: not measured (needs /usr/bin/python3 with torch and bench/pytorch_sft_step.py)");
+        if (curve32 is not null && curve16 is not null)
+        {
+            var (mean, max) = LossCurveBenchmark.RelativeDifference(curve32, curve16);
+            double Tail(LossCurve c) => c.Losses.TakeLast(20).Average();
+            sb.AppendLine(string.Create(c, $"- SFT loss curve over {curve32.Losses.Count} steps on text, bf16 mixed precision against float32: mean |Δ|/loss {mean:P2}, largest {max:P2}; loss {curve32.Losses[0]:F3} → {Tail(curve32):F4} (float32, mean of the last 20 steps) and {curve16.Losses[0]:F3} → {Tail(curve16):F4} (bf16); {curve32.Seconds:F0} s against {curve16.Seconds:F0} s"));
+        }
         return sb.ToString();
     }
 

@@ -23,6 +23,7 @@ public static class TrainCommand
         var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 mixed precision: bf16 forward/backward, float32 master weights and optimizer state, losses in float32." };
         var evalDataset = new Option<string?>("--eval-dataset") { Description = "Held-out data in the same shape; its mean loss is logged as eval_loss." };
         var evalSteps = new Option<int>("--eval-steps") { Description = "Evaluate every N steps (and at the last step).", DefaultValueFactory = _ => 50 };
+        var groupByLength = new Option<bool>("--group-by-length") { Description = "Batch examples of similar length together (less padding), as transformers' group_by_length." };
         var precompute = new Option<bool>("--precompute-ref-logps") { Description = "Compute the reference model's log-probs once before training instead of every step." };
         var model = new Option<string>("--model") { Description = "Model folder to start from (config.json, model.safetensors, tokenizer files)." };
         var dataset = new Option<string>("--dataset") { Description = "JSONL: conversations ({\"messages\": [...]}, loss on assistant turns) for sft/ift; prompt/chosen/rejected pairs for the preference methods." };
@@ -44,7 +45,7 @@ public static class TrainCommand
         var saveLimit = new Option<int?>("--save-total-limit") { Description = "Keep only the newest N checkpoints." };
         var resume = new Option<bool>("--resume") { Description = "Continue from the newest checkpoint in --output (same method and seed): the same per-step losses as an uninterrupted run." };
         var command = new Command("train", "Fine-tune a model with SFT or IFT on a conversational JSONL dataset (completion-only loss); writes the model (Hugging Face format) and metrics.jsonl.");
-        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps, config, bf16, betaR, maxPromptLength }) command.Options.Add(o);
+        foreach (var o in new Option[] { method, model, dataset, output, lr, steps, batch, maxLength, scheduler, warmup, clip, lambda, gamma, seed, accum, optimizerKind, weightDecay, saveSteps, saveLimit, resume, beta, precompute, evalDataset, evalSteps, config, bf16, betaR, maxPromptLength, groupByLength }) command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var values = new OptionValues(parse, parse.GetValue(config));
@@ -70,7 +71,7 @@ public static class TrainCommand
                 Lambda = values.Get(lambda), Gamma = values.Get(gamma), Seed = values.Get(seed), OutputDirectory = outDir,
                 GradientAccumulationSteps = values.Get(accum), Optimizer = values.Get(optimizerKind), WeightDecay = values.Get(weightDecay),
                 SaveSteps = values.Get(saveSteps), SaveTotalLimit = values.Get(saveLimit), Resume = values.Get(resume),
-                Beta = values.Get(beta), BetaR = values.Get(betaR), EvalSteps = evalFile is null ? 0 : values.Get(evalSteps),
+                Beta = values.Get(beta), BetaR = values.Get(betaR), GroupByLength = values.Get(groupByLength), EvalSteps = evalFile is null ? 0 : values.Get(evalSteps),
             };
             using var lm = LlamaForCausalLM.FromPretrained(dir);
             using var compute = values.Get(bf16) ? new LlamaForCausalLM(lm.Config) : null;

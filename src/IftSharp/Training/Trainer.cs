@@ -37,7 +37,7 @@ public static class Trainer
             var (logps, mask) = TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
             return (Sft.Loss(logps, mask), batch.Tokens);
         }
-        return Loop(master, data, Loss, () => { shadow?.PullWeights(); frozen?.Sync(model); }, o, onStep, cancel, checkpoint, Evaluator(evalData, Loss, o), shadow);
+        return Loop(master, data, Loss, () => { shadow?.PullWeights(); frozen?.Sync(model); }, o, onStep, cancel, checkpoint, Evaluator(evalData, Loss, o), shadow, e => e.Length);
     }
 
     /// <summary>The preference methods this trainer runs on chosen/rejected pairs.</summary>
@@ -128,7 +128,8 @@ public static class Trainer
             (refChosen, refRejected) = (null, null);
             try { return Loss(items); } finally { (refChosen, refRejected) = saved; }
         }
-        return Loop(master, indexed, Loss, () => shadow?.PullWeights(), o, onStep, cancel, checkpoint, Evaluator(evalIndexed, EvalLoss, o), shadow);
+        return Loop(master, indexed, Loss, () => shadow?.PullWeights(), o, onStep, cancel, checkpoint, Evaluator(evalIndexed, EvalLoss, o), shadow,
+            x => Math.Max(x.Pair.Chosen.Length, x.Pair.Rejected.Length));
     }
 
     /// <summary>
@@ -156,7 +157,7 @@ public static class Trainer
             var result = Exo.RewardLoss(policy, referenceSums, rewards, new ExoOptions { BetaPi = o.Beta ?? 0.5, BetaR = o.BetaR });
             return (result, groups.Sum(g => g.Completions.Sum(c => (long)c.Length)));
         }
-        return Loop(master, data, Loss, () => shadow?.PullWeights(), o, onStep, cancel, checkpoint, null, shadow);
+        return Loop(master, data, Loss, () => shadow?.PullWeights(), o, onStep, cancel, checkpoint, null, shadow, g => g.Completions.Max(c => c.Length));
     }
 
     /// <summary>bfloat16 mixed precision when a compute copy is given: the copy runs the passes, the master keeps float32 weights and optimizer state.</summary>
@@ -190,7 +191,7 @@ public static class Trainer
     /// </summary>
     private static IReadOnlyList<StepMetrics> Loop<TItem>(ICausalLM model, IReadOnlyList<TItem> data,
         Func<IReadOnlyList<TItem>, (ObjectiveResult Result, long Tokens)> batchLoss, Action afterStep, TrainerOptions o,
-        Action<StepMetrics>? onStep, CancellationToken cancel, IModelCheckpoint? checkpoint, Func<double>? evaluate = null, Bf16Shadow? shadow = null)
+        Action<StepMetrics>? onStep, CancellationToken cancel, IModelCheckpoint? checkpoint, Func<double>? evaluate, Bf16Shadow? shadow, Func<TItem, int> length)
     {
         if (data.Count == 0) throw new InputException("the dataset has no examples");
         if (o.GradientAccumulationSteps < 1) throw new InputException("--grad-accum: expected at least 1");
@@ -220,8 +221,10 @@ public static class Trainer
         }
 
         int warmup = LearningRateSchedule.WarmupSteps(o.WarmupRatio, o.MaxSteps);
-        var permutation = Permutation(data.Count, o.Seed, epoch);
         int batchSize = Math.Min(o.BatchSize, data.Count);
+        int[]? lengths = o.GroupByLength ? data.Select(length).ToArray() : null;
+        int[] Order(int e) => lengths is null ? Permutation(data.Count, o.Seed, e) : LengthGroupedOrder(lengths, batchSize * o.GradientAccumulationSteps, o.Seed, e);
+        var permutation = Order(epoch);
 
         var history = new List<StepMetrics>();
         int step = startStep;
@@ -242,7 +245,7 @@ public static class Trainer
                 var examples = new List<TItem>(batchSize);
                 while (examples.Count < batchSize)
                 {
-                    if (cursor >= data.Count) { epoch++; cursor = 0; permutation = Permutation(data.Count, o.Seed, epoch); }
+                    if (cursor >= data.Count) { epoch++; cursor = 0; permutation = Order(epoch); }
                     examples.Add(data[permutation[cursor++]]);
                 }
                 using var scope = NewDisposeScope();
@@ -289,6 +292,22 @@ public static class Trainer
         var order = Enumerable.Range(0, count).ToArray();
         rng.Shuffle(order);
         return order;
+    }
+
+    /// <summary>
+    /// The epoch's order with similar lengths side by side, as <c>transformers</c>' <c>group_by_length</c> does: the
+    /// seeded permutation cut into mega-batches of up to 50 batches, each sorted by length, longest first, and the
+    /// longest item of all moved to the very front (a run that runs out of memory does so at once). Batches pad less;
+    /// which items share a batch still changes every epoch.
+    /// </summary>
+    public static int[] LengthGroupedOrder(IReadOnlyList<int> lengths, int batchSize, long seed, int epoch)
+    {
+        var order = Permutation(lengths.Count, seed, epoch);
+        int megaBatch = batchSize * Math.Clamp(lengths.Count / (4 * batchSize), 1, 50);
+        var grouped = order.Chunk(megaBatch).SelectMany(chunk => chunk.OrderByDescending(i => lengths[i]).ThenBy(i => i)).ToArray();
+        int longest = Array.IndexOf(grouped, grouped.MaxBy(i => lengths[i]));
+        (grouped[0], grouped[longest]) = (grouped[longest], grouped[0]);
+        return grouped;
     }
 
     public static string ToJsonLine(StepMetrics m)

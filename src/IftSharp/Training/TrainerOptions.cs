@@ -22,6 +22,8 @@ public sealed record TrainerOptions
     /// <summary>Micro-batches whose gradients add up to one optimizer step (each loss divided by this).</summary>
     public int GradientAccumulationSteps { get; init; } = 1;
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
+    /// <summary>Batch items of similar length together (less padding, faster steps), as <c>group_by_length</c> in <c>transformers</c>.</summary>
+    public bool GroupByLength { get; init; }
     /// <summary>Save a checkpoint every this many optimizer steps (0: only at the end and on cancellation).</summary>
     public int SaveSteps { get; init; }
     /// <summary>Keep only the newest this many checkpoints (null: all).</summary>

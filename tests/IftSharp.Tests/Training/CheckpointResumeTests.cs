@@ -17,13 +17,14 @@ public class CheckpointResumeTests
     [Theory]
     [InlineData("ift", OptimizerKind.AdamW)]
     [InlineData("sft", OptimizerKind.RMSprop)]
-    public void AnInterruptedRunResumesWithBitIdenticalLosses(string method, OptimizerKind optimizer)
+    [InlineData("sft", OptimizerKind.AdamW, true)]
+    public void AnInterruptedRunResumesWithBitIdenticalLosses(string method, OptimizerKind optimizer, bool groupByLength = false)
     {
         var straight = TempDir();
         var interrupted = TempDir();
         try
         {
-            var options = new TrainerOptions { Method = method, Optimizer = optimizer, MaxSteps = 8, BatchSize = 2, LearningRate = 5e-3, Seed = 4, SaveSteps = 3 };
+            var options = new TrainerOptions { Method = method, Optimizer = optimizer, MaxSteps = 8, BatchSize = 2, LearningRate = 5e-3, Seed = 4, SaveSteps = 3, GroupByLength = groupByLength };
 
             var (a, data, pad) = Setup();
             var expected = Trainer.Train(a, data, pad, options with { OutputDirectory = straight }, checkpoint: new PretrainedModelCheckpoint(a)).Select(m => m.Loss).ToList();

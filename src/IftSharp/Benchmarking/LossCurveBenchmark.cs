@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using IftSharp.Data;
+using IftSharp.Evaluation;
+using IftSharp.Models;
+using IftSharp.Tokenization;
+using IftSharp.Training;
+
+namespace IftSharp.Benchmarking;
+
+/// <summary>The per-step losses of one training run on the benchmark model, in float32 or bfloat16 mixed precision.</summary>
+public sealed record LossCurve(string Method, bool Bf16, IReadOnlyList<double> Losses, double Seconds);
+
+/// <summary>
+/// Trains the benchmark model for a number of steps on real text (the comparison suite's pretraining corpus, packed
+/// into full-length sequences), so the loss falls as it does in training, and returns the curve. Float32 and bf16
+/// runs start from the same weights and see the same batches: their curves differ only by precision.
+/// </summary>
+public static class LossCurveBenchmark
+{
+    public static LossCurve Run(string method, BenchmarkShape shape, int steps, bool bf16)
+    {
+        var clock = Stopwatch.StartNew();
+        var examples = PackedText(shape, steps * shape.Batch);
+        using var master = ModelFactory.CreateFromConfig(shape.Config, seed: 0);
+        using var compute = bf16 ? new LlamaForCausalLM(shape.Config) : null;
+        var options = new TrainerOptions { Method = method, LearningRate = 1e-3, MaxSteps = steps, BatchSize = shape.Batch, Seed = 0 };
+        var history = Trainer.Train(master, examples, 0, options, bf16Compute: compute);
+        return new LossCurve(method, bf16, history.Select(m => m.Loss).ToList(), clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Corpus documents joined by an end-of-text token and cut into sequences of the benchmark length; the first <see cref="BenchmarkShape.Prompt"/> tokens of each are unlabelled, as in the step benchmark.</summary>
+    private static List<TrainingExample> PackedText(BenchmarkShape shape, int count)
+    {
+        var tokenizer = new ByteLevelTokenizer();
+        var template = new ChatMlTemplate();
+        int endOfText = tokenizer.PadTokenId!.Value;
+        var stream = new List<int>();
+        var documents = PretrainingCorpus.Documents(count * shape.Sequence / 100, seed: 0);
+        foreach (var d in documents)
+        {
+            var text = d.Text ?? template.Render(d.Conversation!).Text;
+            stream.AddRange(tokenizer.Encode(text).Ids);
+            stream.Add(endOfText);
+            if (stream.Count >= count * shape.Sequence) break;
+        }
+        return Enumerable.Range(0, count).Select(i =>
+        {
+            var ids = stream.Skip(i * shape.Sequence).Take(shape.Sequence).ToArray();
+            var labels = ids.Select((id, t) => t < shape.Prompt ? Objectives.TokenLogProbs.IgnoreIndex : id).ToArray();
+            return new TrainingExample(ids, labels);
+        }).ToList();
+    }
+
+    /// <summary>Mean and largest |bf16 − float32| / float32 over the steps.</summary>
+    public static (double Mean, double Max) RelativeDifference(LossCurve f32, LossCurve bf16)
+    {
+        var d = f32.Losses.Zip(bf16.Losses, (a, b) => Math.Abs(b - a) / Math.Abs(a)).ToList();
+        return (d.Average(), d.Max());
+    }
+}
