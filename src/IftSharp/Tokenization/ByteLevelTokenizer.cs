@@ -13,8 +13,8 @@ namespace IftSharp.Tokenization;
 public sealed class ByteLevelTokenizer : ITokenizer
 {
     public static readonly string[] SpecialTokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
-    private static readonly char[] ByteToChar = BuildByteAlphabet();
-    private static readonly Dictionary<char, byte> CharToByte = Enumerable.Range(0, 256).ToDictionary(b => ByteToChar[b], b => (byte)b);
+    internal static readonly char[] ByteToChar = BuildByteAlphabet();
+    internal static readonly Dictionary<char, byte> CharToByte = Enumerable.Range(0, 256).ToDictionary(b => ByteToChar[b], b => (byte)b);
 
     public int VocabSize => 256 + SpecialTokens.Length;
     public int? BosTokenId => null;
