@@ -40,8 +40,7 @@ public static class PlotCommand
                 plot.XLabel("step");
             }
             var png = Path.Combine(dir, "metrics.png");
-            multiplot.SavePng(png + ".tmp.png", 400 * names.Count, 360);
-            File.Move(png + ".tmp.png", png, true);
+            IftSharp.Core.AtomicFile.Write(png, temp => multiplot.SavePng(temp, 400 * names.Count, 360));
             Console.WriteLine($"Wrote {png}");
             return 0;
         }));

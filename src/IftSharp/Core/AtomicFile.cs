@@ -9,4 +9,12 @@ public static class AtomicFile
         File.WriteAllText(temp, contents);
         File.Move(temp, path, overwrite: true);
     }
+
+    /// <summary>Lets <paramref name="write"/> create the file under a temporary name with the same extension (plot libraries pick the format from it), then renames it into place.</summary>
+    public static void Write(string path, Action<string> write)
+    {
+        var temp = Path.ChangeExtension(path, ".tmp" + Path.GetExtension(path));
+        write(temp);
+        File.Move(temp, path, overwrite: true);
+    }
 }

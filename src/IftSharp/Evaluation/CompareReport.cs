@@ -38,10 +38,7 @@ public static class CompareReport
         Directory.CreateDirectory(directory);
         AtomicFile.WriteAllText(Path.Combine(directory, "results.md"), Markdown(result));
         AtomicFile.WriteAllText(Path.Combine(directory, "results.json"), Json(result));
-        var png = Path.Combine(directory, "compare.png");
-        var temp = png + ".tmp.png";
-        Plot(result, temp);
-        File.Move(temp, png, overwrite: true);
+        AtomicFile.Write(Path.Combine(directory, "compare.png"), temp => Plot(result, temp));
     }
 
     private static string Pct((double Mean, double Std) v, int seeds) =>

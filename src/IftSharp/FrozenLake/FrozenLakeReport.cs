@@ -50,10 +50,7 @@ public static class FrozenLakeReport
         Directory.CreateDirectory(directory);
         AtomicFile.WriteAllText(Path.Combine(directory, "results.json"), Json(result));
         AtomicFile.WriteAllText(Path.Combine(directory, "results.csv"), Csv(result));
-        var png = Path.Combine(directory, "frozenlake.png");
-        var temp = png + ".tmp.png";
-        Plot(result, temp);
-        File.Move(temp, png, overwrite: true);
+        AtomicFile.Write(Path.Combine(directory, "frozenlake.png"), temp => Plot(result, temp));
     }
 
     public static string Json(FrozenLakeResult result)

@@ -1,3 +1,4 @@
+using IftSharp.Tests.Support;
 using IftSharp.Core;
 using IftSharp.Data;
 using IftSharp.Tokenization;
@@ -7,12 +8,7 @@ namespace IftSharp.Tests.Data;
 
 public class ConversationDatasetTests
 {
-    private static string Write(params string[] lines)
-    {
-        var path = Path.Combine(Path.GetTempPath(), "iftsharp-data-" + Guid.NewGuid().ToString("N") + ".jsonl");
-        File.WriteAllLines(path, lines);
-        return path;
-    }
+    private static string Write(params string[] lines) => TempJsonl.Write(lines);
 
     private const string Good = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Yo\"}]}";
 

@@ -1,3 +1,4 @@
+using IftSharp.Tests.Support;
 using IftSharp.Core;
 using IftSharp.Data;
 using IftSharp.Tokenization;
@@ -7,12 +8,7 @@ namespace IftSharp.Tests.Data;
 
 public class PreferenceDatasetTests
 {
-    private static string Write(params string[] lines)
-    {
-        var path = Path.Combine(Path.GetTempPath(), "iftsharp-pref-" + Guid.NewGuid().ToString("N") + ".jsonl");
-        File.WriteAllLines(path, lines);
-        return path;
-    }
+    private static string Write(params string[] lines) => TempJsonl.Write(lines);
 
     private static string Labelled(TrainingExample e) =>
         new ByteLevelTokenizer().Decode(e.InputIds.Where((_, i) => e.Labels[i] != -100));

@@ -9,12 +9,7 @@ namespace IftSharp.Tests.Training;
 
 public class RewardGroupTrainingTests
 {
-    private static string Write(params string[] lines)
-    {
-        var path = Path.Combine(Path.GetTempPath(), "iftsharp-rw-" + Guid.NewGuid().ToString("N") + ".jsonl");
-        File.WriteAllLines(path, lines);
-        return path;
-    }
+    private static string Write(params string[] lines) => TempJsonl.Write(lines);
 
     [Fact]
     public void ExoRewardFormLearnsToPreferTheRewardedCompletions()
