@@ -13,7 +13,7 @@ namespace IftSharp.Tests.Tokenization;
 /// </summary>
 public class BpeTokenizerTests
 {
-    private static readonly Lazy<string> QwenDir = new(() => Unpacked("qwen3"));
+    internal static readonly Lazy<string> QwenDir = new(() => Unpacked("qwen3"));
     private static readonly Lazy<string> LlamaDir = new(() => Unpacked("llama3"));
     private static readonly Lazy<BpeTokenizer> Qwen = new(() => Open(QwenDir.Value));
     private static readonly Lazy<BpeTokenizer> Llama = new(() => Open(LlamaDir.Value));
