@@ -119,6 +119,10 @@ public static class BenchCommand
             var b = steps.Single(s => s.Method == m + "-bf16");
             sb.AppendLine(string.Create(c, $"- {m} in bfloat16 mixed precision (float32 master weights): {f.MedianSeconds / b.MedianSeconds:F2}× the float32 step's speed"));
         }
+        var doubled = steps.Single(s => s.Method == "sft-2x");
+        var againstDoubled = string.Join(", ", steps.Where(s => s.Method is "dpo" or "orpo" or "exo" or "simpo")
+            .Select(s => string.Create(c, $"{s.Method} {s.MedianSeconds / doubled.MedianSeconds:F2}×")));
+        sb.AppendLine(string.Create(c, $"- SFT on twice the rows (a preference step's tokens) takes {doubled.MedianSeconds / sft.MedianSeconds:F2}× SFT; against it, {againstDoubled} (the objective's own share)"));
         sb.AppendLine(string.Create(c, $"- matmul peak (1024², median of 10): float32 {f32:F0} GFLOP/s, bfloat16 {bf16:F0} GFLOP/s"));
         sb.AppendLine(string.Create(c, $"- SFT step: {shape.SftStepFlops() / sft.MedianSeconds / 1e9:F0} GFLOP/s achieved, MFU {mfu:P0} of the float32 matmul peak"));
         sb.AppendLine(string.Create(c, $"- generation, 256 new tokens, batch 1: {cached:F0} tokens/s with the KV cache, {uncached:F0} without ({cached / uncached:F1}×)"));

@@ -47,12 +47,14 @@ public sealed record StepMeasurement(string Method, double MedianSeconds, double
 /// </summary>
 public static class StepBenchmark
 {
-    public static readonly string[] Methods = ["sft", "ift", "dpo", "orpo", "exo", "simpo", "sft-bf16", "ift-bf16"];
+    /// <summary>"sft-2x" is SFT on twice the rows, the same tokens as a preference step: the share of a preference step's cost that comes from the model at 2B rows rather than from the objective.</summary>
+    public static readonly string[] Methods = ["sft", "ift", "dpo", "orpo", "exo", "simpo", "sft-2x", "sft-bf16", "ift-bf16"];
 
     public static StepMeasurement Run(string method, BenchmarkShape shape)
     {
         bool bf16 = method.EndsWith("-bf16", StringComparison.Ordinal);
-        string objective = bf16 ? method[..^5] : method;
+        bool doubled = method == "sft-2x";
+        string objective = bf16 ? method[..^5] : doubled ? "sft" : method;
         using var master = ModelFactory.CreateFromConfig(shape.Config, seed: 0);
         using var computeCopy = bf16 ? ModelFactory.CreateFromConfig(shape.Config, seed: 0) : null;
         var model = computeCopy ?? master;
@@ -60,7 +62,7 @@ public static class StepBenchmark
         var optimizer = optim.AdamW(master.parameters(), lr: 1e-5);
         using var frozen = new FrozenEmbeddingCopy(model);
         var generator = new TorchSharp.torch.Generator(1);
-        bool pairs = objective is not ("sft" or "ift");
+        bool pairs = objective is not ("sft" or "ift") || doubled;
         int rows = pairs ? 2 * shape.Batch : shape.Batch;
         var ids = randint(0, shape.Vocab, new long[] { rows, shape.Sequence }, generator: generator).DetachFromDisposeScope();
         var labels = ids.clone().DetachFromDisposeScope();
