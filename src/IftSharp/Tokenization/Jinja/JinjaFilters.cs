@@ -81,7 +81,7 @@ internal static class JinjaFilters
                 return new PyIterable("generator", items.Select(x => AttrPath(x, attribute) is var r && r is Undefined && hasDefault ? dflt : r).ToList());
             }
             var name = Text(a[0]);
-            if (!Filters.TryGetValue(name, out var f)) throw new JinjaRuntimeException($"no filter named '{name}'");
+            if (!Filters!.TryGetValue(name, out var f)) throw new JinjaRuntimeException($"no filter named '{name}'");
             var rest = a.Skip(1).ToList();
             return new PyIterable("generator", items.Select(x => f(x, rest, k)).ToList());
         },

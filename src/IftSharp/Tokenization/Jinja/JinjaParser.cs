@@ -16,12 +16,15 @@ internal sealed class JinjaParser
 
     private JinjaParser(List<Token> tokens) => _tokens = tokens;
 
-    public static List<Node> Parse(string source)
+    private bool _usesGeneration;
+
+    /// <summary>The template's statements, and whether it marks assistant output with <c>{% generation %}</c>.</summary>
+    public static (List<Node> Body, bool UsesGeneration) Parse(string source)
     {
         var parser = new JinjaParser(JinjaLexer.Tokenize(source));
         var body = parser.Subparse([]);
         if (parser.Current.Kind != TokenKind.Eof) throw JinjaError.Syntax(parser.Current.Line, $"unexpected {parser.Current.Describe()}");
-        return body;
+        return (body, parser._usesGeneration);
     }
 
     private Token Current => _tokens[_pos];
@@ -152,6 +155,7 @@ internal sealed class JinjaParser
                 if (_loopDepth == 0) throw JinjaError.Syntax(t.Line, $"'{t.Value}' outside of a loop");
                 return t.Value == "break" ? new BreakNode(t.Line) : new ContinueNode(t.Line);
             case "generation":
+                _usesGeneration = true;
                 return new GenerationNode(t.Line, Statements(["endgeneration"], dropEnd: true));
             default:
                 throw JinjaError.Syntax(t.Line, $"unknown tag '{t.Value}'");
