@@ -27,7 +27,7 @@ internal static class JinjaFilters
 
     public static readonly Dictionary<string, FilterFunction> Filters = new()
     {
-        ["abs"] = (v, _, _) => v is double d ? Math.Abs(d) : Math.Abs(Py.ToLong(v)),
+        ["abs"] = (v, _, _) => v is double d ? (object)Math.Abs(d) : Math.Abs(Py.ToLong(v)),
         ["attr"] = (v, a, k) => JinjaObjects.GetAttr(v, Text(Arg(a, k, 0, "name", ""))),
         ["capitalize"] = (v, _, _) => JinjaObjects.Capitalize(StrOnly(v, "capitalize")),
         ["count"] = (v, _, _) => Py.Len(v),

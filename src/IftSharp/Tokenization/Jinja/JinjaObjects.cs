@@ -115,9 +115,9 @@ internal static class JinjaObjects
             bool floats = a is double || b is double;
             switch (op)
             {
-                case "+": return floats ? Py.ToDouble(a) + Py.ToDouble(b) : checked(Py.ToLong(a) + Py.ToLong(b));
-                case "-": return floats ? Py.ToDouble(a) - Py.ToDouble(b) : checked(Py.ToLong(a) - Py.ToLong(b));
-                case "*": return floats ? Py.ToDouble(a) * Py.ToDouble(b) : checked(Py.ToLong(a) * Py.ToLong(b));
+                case "+": return floats ? (object)(Py.ToDouble(a) + Py.ToDouble(b)) : checked(Py.ToLong(a) + Py.ToLong(b));
+                case "-": return floats ? (object)(Py.ToDouble(a) - Py.ToDouble(b)) : checked(Py.ToLong(a) - Py.ToLong(b));
+                case "*": return floats ? (object)(Py.ToDouble(a) * Py.ToDouble(b)) : checked(Py.ToLong(a) * Py.ToLong(b));
                 case "/":
                     if (Py.ToDouble(b) == 0) throw new JinjaRuntimeException("division by zero");
                     return Py.ToDouble(a) / Py.ToDouble(b);

@@ -236,7 +236,7 @@ internal sealed class JinjaRenderer
                 if (operand is Undefined ud) throw ud.Error();
                 if (!Py.IsNumber(operand)) throw new JinjaRuntimeException($"bad operand type for unary {u.Op}: '{Py.TypeName(operand)}'");
                 if (u.Op == "+") return operand is bool b ? (b ? 1L : 0L) : operand;
-                try { return operand is double dd ? -dd : checked(-Py.ToLong(operand)); }
+                try { return operand is double dd ? (object)(-dd) : checked(-Py.ToLong(operand)); }
                 catch (OverflowException) { throw new JinjaRuntimeException("integer overflow (beyond 64 bits)"); }
             }
             case BinaryExpr b:
