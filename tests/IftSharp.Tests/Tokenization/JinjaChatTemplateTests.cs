@@ -67,6 +67,33 @@ public class JinjaChatTemplateTests
         }
     }
 
+    /// <summary>Small templates at the corners of the semantics; where Python raises, we must raise an InputException too.</summary>
+    [Fact]
+    public void SnippetsRenderAsJinja2OrFailWhereItFails()
+    {
+        var c = Cases("chatml").Single(c => c.GetProperty("conversation").GetString() == "system_multi_turn");
+        var messages = Messages(c);
+        var tokens = new Dictionary<string, object?> { ["eos_token"] = "</s>" };
+        var failures = new List<string>();
+        int count = 0;
+        foreach (var snippet in Fixture.Json("tokenization", "jinja_snippets_reference.json").EnumerateArray())
+        {
+            count++;
+            var source = snippet.GetProperty("source").GetString()!;
+            string? actual;
+            try { actual = new JinjaChatTemplate(source, tokens).RenderText(messages); }
+            catch (InputException e) { actual = null; if (!snippet.TryGetProperty("error", out _)) failures.Add($"{source}\n  threw: {e.Message}"); }
+            if (actual is null) continue;
+            if (snippet.TryGetProperty("text", out var expected))
+            {
+                if (expected.GetString() != actual) failures.Add($"{source}\n  expected: {expected.GetString()}\n  actual:   {actual}");
+            }
+            else failures.Add($"{source}\n  Python raised {snippet.GetProperty("error").GetString()} but we rendered: {actual}");
+        }
+        Assert.True(count >= 50, $"only {count} snippets");
+        Assert.True(failures.Count == 0, string.Join("\n", failures));
+    }
+
     [Fact]
     public void MistralRaisesTheTemplatesOwnMessageForASystemMessageOrNonAlternatingRoles()
     {

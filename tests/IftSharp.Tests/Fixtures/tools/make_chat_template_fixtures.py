@@ -121,6 +121,79 @@ for name in templates:
                     spans.append([start, start + u16(m["content"]) + u16("<|im_end|>")])
             case["assistant_spans"] = spans
         cases.append(case)
+# Small templates aimed at the corners of Jinja's semantics (whitespace control, Python number formatting, scoping,
+# filters, errors), rendered with the messages of "system_multi_turn" and a few extra variables.
+snippets = [
+    "  {% if true %}\n  x\n  {% endif %}\n",
+    "a {%- if true %} b {% endif -%} c",
+    "{% for i in range(3) %}{{ i }}{% if not loop.last %},{% endif %}{% endfor %}",
+    "{{ 1 if none else 2 }} {{ 'a' if false }}|",
+    "{{ [1,2,3][-1] }} {{ 'abc'[-1] }} [{{ 'abc'[5] }}] {{ 'h😀llo'[1] }} {{ 'h😀llo'[::-1] }}",
+    "{{ (1,2) == (1,2) }} {{ [1] == (1,) }} {{ 1 == true }} {{ 1.0 == 1 }} {{ none == false }}",
+    "{{ 5 / 2 }} {{ 4 / 2 }} {{ 1e20 }} {{ 1e16 }} {{ 1e15 }} {{ 1e-5 }} {{ 0.0001 }} {{ 123456789.123 }} {{ 2 ** -1 }} {{ 3 * 1.5 }} {{ 1/3 }} {{ -2 ** 2 }} {{ 2 * 3 ** 2 }}",
+    "{{ {'a': [1, {'b': none}], 'e': [], 'f': {}} | tojson(indent='\t') }}",
+    "{{ 'x' | tojson(ensure_ascii=true) }}{{ '\u00e9😀\u2028' | tojson(ensure_ascii=true) }}{{ '\u00e9\u0001\u2028</script>' | tojson }}",
+    "{% set x = [3, 1, 2] %}{{ x | sort(reverse=true) }} {{ ['b', 'A', 'c'] | sort }} {{ ['b', 'A', 'c'] | sort(case_sensitive=true) }}",
+    "{{ 'Hello' ~ 1.0 ~ [1] }}",
+    "{% for k, v in {'a': 1, 'b': 2} | items %}{{ k }}{{ v }}{% endfor %}",
+    "{{ messages | map(attribute='role') | list }} {{ messages | map('length') | list }}",
+    "{% for x in [1, 2] %}{% set outer = loop %}{% for y in 'ab' %}{{ outer.index }}{{ y }}{{ loop.index }} {% endfor %}{% endfor %}",
+    "{% for x in [] %}a{% else %}empty{% endfor %}",
+    "{{ none }} {{ true }} {{ [none, true, 'it\'s', \"q\\\"\"] }}",
+    "{% macro m(a, b=a ~ '!') %}{{ a }}{{ b }}{% endmacro %}{{ m('x') }}{{ m('x', b='y') }}{{ m(b='z', a='w') }}",
+    "{{ 'abc' | reverse }}{{ [1,2] | reverse | list }}",
+    "{{ '  a  ' | trim('a ') }}|{{ ' x ' | length }}{{ '😀' | length }}",
+    "{% set ns = namespace(a=1) %}{% for i in [1,2] %}{% set ns.a = ns.a + i %}{% endfor %}{{ ns.a }}",
+    "{{ -7 % 3 }} {{ 7 % -3 }} {{ -7.5 // 2 }} {{ 7.5 % 2 }} {{ true + 1 }} {{ 10 // 3 * 1.0 }}",
+    "{% set d = {'a': 1} %}{{ d.items() }} {{ d.keys() }} {{ d.values() }}",
+    "{{ 3 is divisibleby 3 }} {{ 4 is odd }} {{ 'a' is lower }} {{ 1 < 2 > 1.5 }} {{ 'b' > 'a' }}",
+    "  {# c #}\nx",
+    "{% set x %}\n  block\n{% endset %}[{{ x }}]",
+    "{{ 'text\nmore' | indent(2, true) }}|{{ '' | indent }}|{{ 'a\n' | indent }}|",
+    "{% filter trim %}  t  {% endfilter %}|",
+    "{{ '' | default('d', true) }} {{ none | default('d') }} {{ undefined_name | d('u') }}",
+    "{{ \"{{\" }}",
+    "{%- for m in messages -%}\n  {{ m.role }}\n{%- endfor %}",
+    "{{ (messages | selectattr('role', 'eq', 'user') | first).content }} {{ messages | selectattr('role', 'in', ['system', 'user']) | list | length }}",
+    "{{ messages[0].get('content') }} {{ messages[0].get('nope', 'dflt') }} {{ messages[0].get('nope') }}",
+    "{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}",
+    "{{ [1, 2, 3] | first }}{{ [1,2,3] | last }}{{ 'abc' | first }}{{ {'k': 1} | first }}",
+    "{% for m in messages %}{% if m.role == 'user' %}{{ m.content }}{% break %}{% endif %}{% endfor %}",
+    "{% for i in [1,2] %}\n    {{ i }}\n{% endfor %}",
+    "  {%- if true -%}  x  {%- endif -%}  ",
+    "{{- 'a' -}}   \n\n  {{- 'b' }}",
+    "  {%+ if true %}x{% endif %}\n  {% if true +%}\ny{% endif %}",
+    "line\n  {% if true %}\n  in\n  {% endif %}\nend\n",
+    "{{ messages | length > 0 and messages[0].role }} {{ 'a' * 0 }}|{{ [0] * 2 }}",
+    "{{ x.y is defined }}",
+    "{{ 1 + undefined_name }}",
+    "{{ 'a' + 1 }}",
+    "{{ messages[0].content.foo.bar }}",
+    "{% set a = 1 %}{% if true %}{% set a = 2 %}{% endif %}{{ a }}{% for i in [1] %}{% set a = 3 %}{{ a }}{% endfor %}{{ a }}",
+    "{{ 'A-b c(d' | title }} {{ 'aBc DEF' | capitalize }} {{ 'x' | upper }}{{ 'Y' | lower }}",
+    "{{ '1' | int + '2.5' | float }} {{ ' 12 ' | int }} {{ '0x1A' | int(0, 16) }} {{ '1_000' | int }} {{ none | int }} {{ 'nan' | float }}",
+    "{{ 'a-b-c'.split('-', 1) }} {{ 'a b'.split(none) }} {{ '-'.join(['x', 'y']) }} {{ 'abc'.startswith(('x', 'a')) }}",
+    "{% with a = 1, b = 2 %}{{ a + b }}{% endwith %}",
+    "{% macro list_it(items) %}{% for i in items %}<{{ i }}>{% endfor %}{% endmacro %}{{ list_it([1, 2]) | trim }}{{ list_it([]) ~ '!' }}",
+    "{{ [1, 'a', 2.5, none] | join(', ') }} {{ messages | join(',', attribute='role') }}",
+    "{% if messages | selectattr('role', 'equalto', 'nobody') %}generator-is-truthy{% endif %}",
+    "{{ range(2, 10, 3) | list }} {{ range(3) }} {{ range(5, 0, -2) | list }}",
+    "{{ (1, 2)[0] }} {{ [[1, 2], [3]][0][1] }} {{ {'a': {'b': 'c'}}['a']['b'] }} {{ {'a': {'b': 'c'}}.a.b }}",
+    "{{ 0.1 + 0.7 }} {{ 1.5e300 * 1e10 }} {{ -0.0 }} {{ 100.0 }} {{ 1234567890123456.0 }} {{ 12345678901234567.0 }}",
+    "{{ {1: 'a', 1.0: 'b', true: 'c'} }} {{ {'x': 1} == {'x': 1.0} }}",
+]
+snippet_cases = []
+ctx_msgs = conversations["system_multi_turn"]
+for src in snippets:
+    case = {"source": src}
+    try:
+        case["text"] = env.from_string(src).render(messages=ctx_msgs, tools=None, documents=None, add_generation_prompt=False, eos_token="</s>")
+    except Exception as e:  # the C# side must fail too (an InputException), with its own wording
+        case["error"] = type(e).__name__ + ": " + str(e)
+    snippet_cases.append(case)
+json.dump(snippet_cases, open(os.path.join(here, "..", "tokenization", "jinja_snippets_reference.json"), "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+print("wrote", len(snippet_cases), "snippets")
+
 out = os.path.join(here, "..", "tokenization", "chat_template_reference.json")
 json.dump(cases, open(out, "w", encoding="utf-8"), ensure_ascii=False, indent=1)
 print("wrote", len(cases), "cases")
