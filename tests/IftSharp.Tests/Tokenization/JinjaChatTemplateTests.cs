@@ -272,6 +272,18 @@ public class JinjaChatTemplateTests
     }
 
     [Fact]
+    public void Qwen3ToolCallsAndToolResponsesRenderAsJinja2()
+    {
+        var qwen3 = Load("qwen3");
+        foreach (var c in Fixture.Json("tokenization", "chat_template_tools_reference.json").EnumerateArray())
+        {
+            var extra = new Dictionary<string, object?> { ["tools"] = c.GetProperty("tools") };
+            Assert.Equal(c.GetProperty("text").GetString(), qwen3.RenderText(Messages(c), false, extra));
+            Assert.Equal(c.GetProperty("generation_prompt_text").GetString(), qwen3.RenderText(Messages(c), true, extra));
+        }
+    }
+
+    [Fact]
     public void ExtraContextReachesTheTemplate()
     {
         var qwen3 = Load("qwen3");

@@ -53,8 +53,8 @@ internal static class JinjaFilters
             return string.Join(sep, Py.Iterate(v).Select(x => Text(attribute is null ? x : AttrPath(x, attribute))));
         },
         ["list"] = (v, _, _) => new List<object?>(Py.Iterate(v)),
-        ["lower"] = (v, _, _) => StrOnly(v, "lower").ToLowerInvariant(),
-        ["upper"] = (v, _, _) => StrOnly(v, "upper").ToUpperInvariant(),
+        ["lower"] = (v, _, _) => Py.Lower(StrOnly(v, "lower")),
+        ["upper"] = (v, _, _) => Py.Upper(StrOnly(v, "upper")),
         ["title"] = (v, _, _) => Title(StrOnly(v, "title")),
         ["replace"] = (v, a, k) => JinjaObjects.Replace(StrOnly(v, "replace"), Text(Arg(a, k, 0, "old", "")), Text(Arg(a, k, 1, "new", "")),
             Arg(a, k, 2, "count", null) is { } c ? Py.ToLong(c) : -1),
@@ -97,7 +97,7 @@ internal static class JinjaFilters
             object? Key(object? x)
             {
                 var key = attribute is null ? x : AttrPath(x, attribute);
-                return !caseSensitive && key is string s ? s.ToLowerInvariant() : key;
+                return !caseSensitive && key is string s ? Py.Lower(s) : key;
             }
             var keyed = Py.Iterate(v).Select(x => (Key: Key(x), Item: x)).ToList();
             var comparer = Comparer<(object? Key, object? Item)>.Create((p, q) => Py.Compare(p.Key, q.Key));
@@ -282,8 +282,8 @@ internal static class JinjaFilters
             ["odd"] = (v, _, _) => Py.ToLong(v) % 2 != 0,
             ["even"] = (v, _, _) => Py.ToLong(v) % 2 == 0,
             ["divisibleby"] = (v, a, k) => Py.Eq(JinjaObjects.Arithmetic("%", v, Other(a, k, "divisibleby")), 0L),
-            ["lower"] = (v, _, _) => Text(v) is var s && s == s.ToLowerInvariant(),
-            ["upper"] = (v, _, _) => Text(v) is var s && s == s.ToUpperInvariant(),
+            ["lower"] = (v, _, _) => Py.IsCase(Text(v), lower: true),
+            ["upper"] = (v, _, _) => Py.IsCase(Text(v), lower: false),
             ["in"] = (v, a, k) => Py.Contains(Other(a, k, "in"), v),
             ["sameas"] = (v, a, k) => Other(a, k, "sameas") is var o && (v is null ? o is null : v is bool b ? o is bool ob && b == ob : ReferenceEquals(v, o)),
             ["equalto"] = eq, ["eq"] = eq, ["=="] = eq,

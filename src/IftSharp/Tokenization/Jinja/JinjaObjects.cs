@@ -171,8 +171,8 @@ internal static class JinjaObjects
         "strip" => new Callable(name, (a, _) => Py.Strip(s, OptChars(a, name))),
         "lstrip" => new Callable(name, (a, _) => Py.LStrip(s, OptChars(a, name))),
         "rstrip" => new Callable(name, (a, _) => Py.RStrip(s, OptChars(a, name))),
-        "upper" => new Callable(name, (_, _) => s.ToUpperInvariant()),
-        "lower" => new Callable(name, (_, _) => s.ToLowerInvariant()),
+        "upper" => new Callable(name, (_, _) => Py.Upper(s)),
+        "lower" => new Callable(name, (_, _) => Py.Lower(s)),
         "title" => new Callable(name, (_, _) => PyTitle(s)),
         "capitalize" => new Callable(name, (_, _) => Capitalize(s)),
         "startswith" => new Callable(name, (a, _) => Affixes(a, name).Any(p => s.StartsWith(p, StringComparison.Ordinal))),
@@ -202,7 +202,7 @@ internal static class JinjaObjects
     {
         if (s.Length == 0) return s;
         var cps = Py.CodePoints(s);
-        return cps[0].ToUpperInvariant() + string.Concat(cps.Skip(1)).ToLowerInvariant();
+        return Py.Upper(cps[0]) + Py.Lower(string.Concat(cps.Skip(1)));
     }
 
     /// <summary>Python's str.title: a cased letter after an uncased character starts a word.</summary>
@@ -214,7 +214,7 @@ internal static class JinjaObjects
         {
             var cat = CharUnicodeInfo.GetUnicodeCategory(cp, 0);
             bool cased = cat is UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter;
-            sb.Append(prevCased ? cp.ToLowerInvariant() : cp.ToUpperInvariant());
+            sb.Append(prevCased ? Py.Lower(cp) : Py.Upper(cp));
             prevCased = cased;
         }
         return sb.ToString();

@@ -125,6 +125,35 @@ internal static class Py
         return s[..i];
     }
 
+    /// <summary>Python's str.upper: full case mapping, so "ß" becomes "SS" and ligatures split (.NET maps one to one).</summary>
+    public static string Upper(string s)
+    {
+        var sb = new StringBuilder(s.Length);
+        foreach (char c in s)
+            sb.Append(c switch
+            {
+                '\u00df' => "SS", '\ufb00' => "FF", '\ufb01' => "FI", '\ufb02' => "FL", '\ufb03' => "FFI", '\ufb04' => "FFL",
+                '\ufb05' or '\ufb06' => "ST", '\u0149' => "\u02bcN", _ => c.ToString(),
+            });
+        return sb.ToString().ToUpperInvariant();
+    }
+
+    /// <summary>Python's str.lower (its one multi-character mapping is the dotted capital I).</summary>
+    public static string Lower(string s) => s.Replace("\u0130", "i\u0307").ToLowerInvariant();
+
+    /// <summary>Python's str.islower / str.isupper: at least one cased character, and none of the other case.</summary>
+    public static bool IsCase(string s, bool lower)
+    {
+        bool cased = false;
+        foreach (var r in s.EnumerateRunes())
+        {
+            var cat = Rune.GetUnicodeCategory(r);
+            if (cat == UnicodeCategory.LowercaseLetter) { if (!lower) return false; cased = true; }
+            else if (cat is UnicodeCategory.UppercaseLetter or UnicodeCategory.TitlecaseLetter) { if (lower) return false; cased = true; }
+        }
+        return cased;
+    }
+
     /// <summary>A string as Python sees it: a sequence of code points.</summary>
     public static List<string> CodePoints(string s)
     {
@@ -419,7 +448,7 @@ internal static class Py
     public static object? FromJson(System.Text.Json.JsonElement e) => e.ValueKind switch
     {
         System.Text.Json.JsonValueKind.String => e.GetString(),
-        System.Text.Json.JsonValueKind.Number => e.TryGetInt64(out long l) ? l : e.GetDouble(),
+        System.Text.Json.JsonValueKind.Number => e.TryGetInt64(out long l) ? (object)l : e.GetDouble(),
         System.Text.Json.JsonValueKind.True => true,
         System.Text.Json.JsonValueKind.False => false,
         System.Text.Json.JsonValueKind.Array => e.EnumerateArray().Select(FromJson).ToList(),

@@ -181,6 +181,12 @@ snippets = [
     "{{ (1, 2)[0] }} {{ [[1, 2], [3]][0][1] }} {{ {'a': {'b': 'c'}}['a']['b'] }} {{ {'a': {'b': 'c'}}.a.b }}",
     "{{ 0.1 + 0.7 }} {{ 1.5e300 * 1e10 }} {{ -0.0 }} {{ 100.0 }} {{ 1234567890123456.0 }} {{ 12345678901234567.0 }}",
     "{{ {1: 'a', 1.0: 'b', true: 'c'} }} {{ {'x': 1} == {'x': 1.0} }}",
+    "{{ ('<a>' | safe) + '<b>' }} {{ '<c>' ~ ('<d>' | safe) }} {{ '<e>' | safe }} {{ ('<f>' | safe | string) + '&' }}",
+    "{{ 'stra\u00dfe' | upper }} {{ '\ufb01ne'.upper() }} {{ '\u00c9T\u00c9' | lower }} {{ 'stra\u00dfe'.title() }}",
+    "{%- set date_string = strftime_now('%d %b %Y') %}{{ date_string | length > 0 }}",
+    "{% for m in messages if m.role == 'user' %}{{ loop.index }}/{{ loop.length }}:{{ m.content }} {% endfor %}",
+    "{{ messages[1:3] | map(attribute='content') | join('|') }} {{ messages[::2] | length }} {{ messages[-2].content }}",
+    "{{ 'a' in messages[0] }} {{ 'role' in messages[0] }} {{ 'You' in messages[0].content }} {{ none is not none }}",
 ]
 snippet_cases = []
 ctx_msgs = conversations["system_multi_turn"]
@@ -193,6 +199,30 @@ for src in snippets:
     snippet_cases.append(case)
 json.dump(snippet_cases, open(os.path.join(here, "..", "tokenization", "jinja_snippets_reference.json"), "w", encoding="utf-8"), ensure_ascii=False, indent=1)
 print("wrote", len(snippet_cases), "snippets")
+
+# Qwen3's tool branch: tools in the system prompt via tojson, assistant tool calls (arguments as a mapping and as a
+# string) and consecutive tool responses.
+tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city, in °C",
+          "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "default": 1}}, "required": ["city"]}}}]
+tool_conversations = {
+    "tool_calls": [
+        {"role": "system", "content": "Use tools."}, {"role": "user", "content": "Weather in Zürich and Oslo?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"type": "function", "function": {"name": "get_weather", "arguments": {"city": "Zürich", "days": 2}}},
+            {"type": "function", "function": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}}]},
+        {"role": "tool", "content": "{\"temp\": 21.5}"}, {"role": "tool", "content": "{\"temp\": -3}"},
+        {"role": "assistant", "content": "Zürich 21.5 °C, Oslo −3 °C."}],
+    "no_system": [{"role": "user", "content": "Weather?"}],
+}
+qwen3_source = open(os.path.join(tdir, "qwen3.jinja"), encoding="utf-8", newline="").read()
+qwen3_tokens = json.load(open(os.path.join(tdir, "qwen3.tokens.json"), encoding="utf-8"))
+qwen3 = env.from_string(qwen3_source)
+tool_cases = [{"conversation": n, "messages": m, "tools": tools,
+               "text": qwen3.render(messages=m, tools=tools, documents=None, add_generation_prompt=False, **qwen3_tokens),
+               "generation_prompt_text": qwen3.render(messages=m, tools=tools, documents=None, add_generation_prompt=True, **qwen3_tokens)}
+              for n, m in tool_conversations.items()]
+json.dump(tool_cases, open(os.path.join(here, "..", "tokenization", "chat_template_tools_reference.json"), "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+print("wrote", len(tool_cases), "tool cases")
 
 out = os.path.join(here, "..", "tokenization", "chat_template_reference.json")
 json.dump(cases, open(out, "w", encoding="utf-8"), ensure_ascii=False, indent=1)
