@@ -13,6 +13,9 @@ namespace IftSharp.Tokenization;
 /// <c>tojson</c>, and the context <c>messages</c>, <c>add_generation_prompt</c>, <c>tools</c>/<c>documents</c> (None) and the
 /// special-token strings. The interpreter (Tokenization/Jinja) covers the subset real chat templates use; a template
 /// outside it fails at load with the construct and line, so nothing renders differently from Python silently.
+/// The interpreter is written here rather than taken from NuGet because what matters is byte-identical output to Python's
+/// Jinja2: its lexer's trim_blocks/lstrip_blocks rules, Undefined, Python's str/repr and float formatting, dict order,
+/// loop scoping and json.dumps spacing; .NET template engines (Liquid dialects and the like) differ on these.
 /// <para>
 /// Assistant spans. If the template has <c>{% generation %}</c> blocks, the spans are exactly the text those blocks emit
 /// (transformers' <c>return_assistant_tokens_mask</c>). Otherwise they are located in the rendered text: messages are
