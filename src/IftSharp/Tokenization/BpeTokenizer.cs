@@ -127,7 +127,13 @@ public sealed class BpeTokenizer : ITokenizer
         var root = Parse(tokenizerJson);
         if (root.ValueKind != JsonValueKind.Object) throw new InputException($"{tokenizerJson}: expected a JSON object");
         bool hasConfig = tokenizerConfig is not null && File.Exists(tokenizerConfig);
-        return new BpeTokenizer(tokenizerJson, root, hasConfig ? tokenizerConfig : null, hasConfig ? Parse(tokenizerConfig!) : null);
+        var config = hasConfig ? Parse(tokenizerConfig!) : (JsonElement?)null;
+        try { return new BpeTokenizer(tokenizerJson, root, hasConfig ? tokenizerConfig : null, config); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or IndexOutOfRangeException)
+        {
+            // A field of an unexpected JSON kind (a string where an id belongs, ...) deep in the file.
+            throw new InputException($"{tokenizerJson}: not a tokenizer.json of the expected shape ({e.Message})", e);
+        }
     }
 
     private static JsonElement Field(JsonElement e, string name, string path, string prefix = "") =>

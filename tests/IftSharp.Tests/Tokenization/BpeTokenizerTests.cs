@@ -159,6 +159,41 @@ public class BpeTokenizerTests
         Assert.Equal((1, 12), stripped.Offsets[^1]);
     }
 
+    /// <summary>Hand-derived from tokenizers' added vocabulary: a single_word token counts only between non-alphanumeric characters (the reference encoder ignores the flag).</summary>
+    [Fact]
+    public void ASingleWordAddedTokenIsFoundOnlyBetweenNonWordCharacters()
+    {
+        var dir = Directory.CreateTempSubdirectory("iftsharp-single-word").FullName;
+        try
+        {
+            var root = JsonNode.Parse(File.ReadAllText(Path.Combine(QwenDir.Value, "tokenizer.json")))!.AsObject();
+            foreach (var token in root["added_tokens"]!.AsArray())
+                if (token!["content"]!.GetValue<string>() == "<think>") token["single_word"] = true;
+            var path = Path.Combine(dir, "tokenizer.json");
+            File.WriteAllText(path, root.ToJsonString());
+            var tokenizer = BpeTokenizer.Load(path);
+            Assert.DoesNotContain(151667, tokenizer.Encode("x<think>").Ids);
+            Assert.DoesNotContain(151667, tokenizer.Encode("<think>9").Ids);
+            Assert.DoesNotContain(151667, tokenizer.Encode("é<think>").Ids);
+            Assert.Contains(151667, tokenizer.Encode("x <think>").Ids);
+            Assert.Contains(151667, tokenizer.Encode("<think>\n").Ids);
+            Assert.Equal([151667], tokenizer.Encode("<think>").Ids);
+            Assert.Contains(151667, Tokenizer("qwen3").Encode("x<think>").Ids);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void ConcurrentEncodersShareTheCacheSafely()
+    {
+        var tokenizer = Open(QwenDir.Value);
+        var texts = Cases("qwen3").Select(c => c.GetProperty("text").GetString()!).ToArray();
+        var expected = texts.Select(t => Ints(Cases("qwen3").First(c => c.GetProperty("text").GetString() == t).GetProperty("ids"))).ToArray();
+        var results = new int[texts.Length * 8][];
+        Parallel.For(0, results.Length, i => results[i] = tokenizer.Encode(texts[i % texts.Length]).Ids.ToArray());
+        for (int i = 0; i < results.Length; i++) Assert.Equal(expected[i % texts.Length], results[i]);
+    }
+
     [Fact]
     public void ALoneSurrogateEncodesAsTheReplacementCharacterItsUtf8Stands()
     {
@@ -240,6 +275,7 @@ public class BpeTokenizerTests
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}}""", "field 'model.merges[0]': 'aa' is not in the vocabulary")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {}, "merges": [], "continuing_subword_prefix": "##"}}""", "field 'model.continuing_subword_prefix'")]
     [InlineData("{\"model\": ", "not valid JSON")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}}""", "not a tokenizer.json of the expected shape")]
     public void UnsupportedOrBrokenFilesAreClearErrorsNamingFileAndField(string json, string expected)
     {
         var dir = Directory.CreateTempSubdirectory("iftsharp-bad-tokenizer").FullName;
