@@ -183,6 +183,27 @@ public class BpeTokenizerTests
         finally { Directory.Delete(dir, true); }
     }
 
+    /// <summary>transformers' Llama tokenizers add the BOS token when tokenizer_config.json says add_bos_token, once, even if the post-processor adds none.</summary>
+    [Theory]
+    [InlineData("llama3")]
+    [InlineData("llama3_bos")]
+    public void AddBosTokenInTheConfigAddsExactlyOneBos(string name)
+    {
+        var dir = Directory.CreateTempSubdirectory("iftsharp-add-bos").FullName;
+        try
+        {
+            var source = name == "llama3" ? LlamaDir.Value : Unpacked(name);
+            var config = JsonNode.Parse(File.ReadAllText(Path.Combine(source, "tokenizer_config.json")))!.AsObject();
+            config["add_bos_token"] = true;
+            var configPath = Path.Combine(dir, "tokenizer_config.json");
+            File.WriteAllText(configPath, config.ToJsonString());
+            var tokenizer = BpeTokenizer.Load(Path.Combine(source, "tokenizer.json"), configPath);
+            Assert.Equal([128000, 13347], tokenizer.Encode("Hi", addSpecialTokens: true).Ids);
+            Assert.Equal([13347], tokenizer.Encode("Hi").Ids);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Fact]
     public void ConcurrentEncodersShareTheCacheSafely()
     {
