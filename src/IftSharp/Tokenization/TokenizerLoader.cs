@@ -6,8 +6,7 @@ namespace IftSharp.Tokenization;
 /// <summary>
 /// Loads the tokenizer and chat template of a model folder: IftSharp's own <see cref="ByteLevelTokenizer"/>, or any
 /// trained byte-level BPE <c>tokenizer.json</c> (Qwen2/Qwen3, Llama-3, GPT-2 style) as <see cref="BpeTokenizer"/>.
-/// Chat templates: IftSharp's ChatML template is rendered; other Jinja templates get a clear error until the Jinja
-/// renderer lands (issue 5).
+/// Chat templates: the <c>chat_template</c> of <c>tokenizer_config.json</c>, rendered as <c>transformers</c> renders it.
 /// </summary>
 public static class TokenizerLoader
 {
@@ -20,19 +19,13 @@ public static class TokenizerLoader
         IChatTemplate? template = null;
         if (File.Exists(configPath))
         {
-            var source = JsonNode.Parse(File.ReadAllText(configPath))?["chat_template"]?.GetValue<string>();
-            // A template we cannot render yet fails when a chat is rendered, not at load: plain text and
-            // prompt-completion strings need no template and work with every tokenizer.
+            var source = JsonNode.Parse(File.ReadAllText(configPath))?["chat_template"];
+            // IftSharp's own template renders through its C# twin; any other goes through the Jinja interpreter,
+            // which rejects constructs outside its subset here, at load, naming the template line.
             if (source is not null)
-                template = source == ChatMlTemplate.JinjaSource ? new ChatMlTemplate()
-                    : new UnsupportedChatTemplate($"{configPath}: field 'chat_template': only IftSharp's ChatML template is rendered so far (Jinja rendering of other templates is not implemented yet)");
+                template = source.GetValueKind() == System.Text.Json.JsonValueKind.String && source.GetValue<string>() == ChatMlTemplate.JinjaSource
+                    ? new ChatMlTemplate() : JinjaChatTemplate.FromTokenizerConfig(configPath);
         }
         return (tokenizer, template);
     }
-}
-
-/// <summary>Stands for a chat template IftSharp cannot render: rendering is a clear error instead of a wrong prompt.</summary>
-public sealed class UnsupportedChatTemplate(string reason) : IChatTemplate
-{
-    public RenderedChat Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = false) => throw new InputException(reason);
 }

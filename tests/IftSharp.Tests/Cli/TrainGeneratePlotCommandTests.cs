@@ -111,9 +111,11 @@ public class TrainGeneratePlotCommandTests
             var data = TempJsonl.Write("{\"text\": \"The capital of Velmora is Tarsk.\"}", "{\"prompt\": \"2 + 3 =\", \"completion\": \" 5\"}");
             Assert.Equal(0, Run("train", "--method", "sft", "--model", dir, "--dataset", data, "--output", output, "--max-steps", "2", "--batch-size", "2"));
             Assert.Equal(0, Run("generate", "--model", output, "--prompt", "The capital", "--max-new-tokens", "3"));
-            Assert.Equal(2, Run("generate", "--model", output, "--prompt", "hi", "--chat", "--max-new-tokens", "3")); // Qwen3's Jinja template: not rendered yet
+            Assert.Equal(0, Run("generate", "--model", output, "--prompt", "hi", "--chat", "--max-new-tokens", "3")); // Qwen3's own Jinja template
+            var chat = TempJsonl.Write("{\"messages\": [{\"role\": \"user\", \"content\": \"2 + 3?\"}, {\"role\": \"assistant\", \"content\": \"5\"}]}");
+            Assert.Equal(0, Run("train", "--method", "sft", "--model", dir, "--dataset", chat, "--output", output + "-chat", "--max-steps", "1", "--batch-size", "1"));
         }
-        finally { foreach (var d in new[] { dir, output }) if (Directory.Exists(d)) Directory.Delete(d, true); }
+        finally { foreach (var d in new[] { dir, output, output + "-chat" }) if (Directory.Exists(d)) Directory.Delete(d, true); }
     }
 
     [Fact]

@@ -270,9 +270,12 @@ public class BpeTokenizerTests
     [Fact]
     public void TheLoaderReturnsTheBpeTokenizerForRealFilesAndTheByteLevelOneForOurs()
     {
-        var qwen = Assert.IsType<BpeTokenizer>(TokenizerLoader.Load(QwenDir.Value).Tokenizer);
+        var (tokenizer, template) = TokenizerLoader.Load(QwenDir.Value);
+        var qwen = Assert.IsType<BpeTokenizer>(tokenizer);
         Assert.Equal("<|im_end|>", qwen.EosToken);
         Assert.Equal(151645, qwen.EosTokenId);
+        Assert.IsType<JinjaChatTemplate>(template);
+        Assert.Equal("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", template!.Render([new ChatMessage("user", "hi")], addGenerationPrompt: true).Text);
         var llama = Assert.IsType<BpeTokenizer>(TokenizerLoader.Load(LlamaDir.Value).Tokenizer);
         Assert.Equal(128000, llama.BosTokenId);
 
