@@ -93,9 +93,9 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         });
     }
 
-    private static TrainingExample Document(string text, int endOfText, int maxLength)
+    private TrainingExample Document(string text, int endOfText, int maxLength)
     {
-        var ids = new ByteLevelTokenizer().Encode(text).Ids.Append(endOfText).Take(maxLength).ToArray();
+        var ids = tokenizer.Encode(text).Ids.Append(endOfText).Take(maxLength).ToArray();
         return new TrainingExample(ids, ids.Select(i => (long)i).ToArray());
     }
 

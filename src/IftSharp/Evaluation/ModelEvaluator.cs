@@ -76,30 +76,26 @@ public sealed class ModelEvaluator(LlamaForCausalLM model, ITokenizer tokenizer,
             var ids = tokenizer.Encode(t).Ids.Take(maxLength).ToArray();
             return new TrainingExample(ids, ids.Select(i => (long)i).ToArray());
         }).ToList();
-        double total = 0; long tokens = 0;
-        foreach (var chunk in rows.Chunk(32))
-        {
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            var batch = Batch.Collate(chunk, Pad);
-            var (logps, mask) = TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
-            total -= (logps * mask).sum().to_type(ScalarType.Float64).item<double>();
-            tokens += (long)mask.sum().item<float>();
-        }
-        return Math.Exp(total / tokens);
+        var scored = Score(rows);
+        return Math.Exp(-scored.Sum(r => r.LogLikelihood) / scored.Sum(r => r.Tokens));
     }
 
     /// <summary>Summed log-probability of each row's labelled tokens.</summary>
-    public IReadOnlyList<double> SequenceLogLikelihoods(IReadOnlyList<TrainingExample> rows)
+    public IReadOnlyList<double> SequenceLogLikelihoods(IReadOnlyList<TrainingExample> rows) => Score(rows).Select(r => r.LogLikelihood).ToList();
+
+    /// <summary>Each row's summed log-probability of its labelled tokens and how many there are, in no-grad batches of 32.</summary>
+    private List<(double LogLikelihood, double Tokens)> Score(IReadOnlyList<TrainingExample> rows)
     {
-        var result = new List<double>(rows.Count);
+        var result = new List<(double, double)>(rows.Count);
         foreach (var chunk in rows.Chunk(32))
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             var batch = Batch.Collate(chunk, Pad);
             var (logps, mask) = TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels);
-            result.AddRange((logps * mask).sum(1).to_type(ScalarType.Float64).data<double>().ToArray());
+            var sums = (logps * mask).sum(1).to_type(ScalarType.Float64).data<double>().ToArray();
+            var counts = mask.sum(1).to_type(ScalarType.Float64).data<double>().ToArray();
+            result.AddRange(sums.Zip(counts));
         }
         return result;
     }
