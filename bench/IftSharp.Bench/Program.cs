@@ -1,8 +1,9 @@
+using IftSharp.Core;
 using IftSharp.Benchmarking;
 using static TorchSharp.torch;
 
 // Single micro-benchmarks outside the test suite, for profiling one piece at a time; `iftsharp bench` runs them all.
-// Usage: dotnet run -c Release --project bench/IftSharp.Bench -- matmul|generate|step METHOD [BATCH]|curve STEPS
+// Usage: dotnet run -c Release --project bench/IftSharp.Bench -- matmul|generate|step METHOD [BATCH]|curve STEPS|scalar-race SECONDS
 var shape = new BenchmarkShape();
 switch (args.FirstOrDefault() ?? "matmul")
 {
@@ -25,8 +26,13 @@ switch (args.FirstOrDefault() ?? "matmul")
         var (mean, max) = LossCurveBenchmark.RelativeDifference(f32, b16);
         Console.WriteLine($"SFT {steps} steps: float32 {f32.Losses[0]:F3} → {f32.Losses[^1]:F4} in {f32.Seconds:F0} s; bf16 {b16.Losses[0]:F3} → {b16.Losses[^1]:F4} in {b16.Seconds:F0} s; |Δ|/loss mean {mean:P2}, max {max:P2}");
         break;
+    case "scalar-race":
+        double seconds = double.Parse(args.ElementAtOrDefault(1) ?? "30");
+        Console.WriteLine(ScalarRace.Run("TorchSharp x.add_(y)", (x, y) => x.add_(y), seconds));
+        Console.WriteLine(ScalarRace.Run("ScalarArithmetic x.PlusInPlace(y)", (x, y) => x.PlusInPlace(y), seconds));
+        break;
     default:
-        Console.Error.WriteLine("unknown benchmark; known: matmul, generate, step METHOD [BATCH], curve STEPS");
+        Console.Error.WriteLine("unknown benchmark; known: matmul, generate, step METHOD [BATCH], curve STEPS, scalar-race SECONDS");
         return 2;
 }
 return 0;

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using System.CommandLine;
 using System.Diagnostics;
 using IftSharp.Data;
@@ -31,7 +32,7 @@ public static class DemoCommand
         {
             var x = randn(4, 4, requires_grad: true);
             (x * x).sum().backward();
-            AnsiConsole.MarkupLine($"TorchSharp {Markup.Escape(torch.__version__)} loaded; autograd check: {(x.grad!.allclose(2 * x) ? "[green]ok[/]" : "[red]failed[/]")}; {get_num_threads()} threads.");
+            AnsiConsole.MarkupLine($"TorchSharp {Markup.Escape(torch.__version__)} loaded; autograd check: {(x.grad!.allclose(x.Times(2)) ? "[green]ok[/]" : "[red]failed[/]")}; {get_num_threads()} threads.");
         }
 
         AnsiConsole.Write(new Rule("1. Frozen Lake (IFT paper §5.3), 3 seeds"));

@@ -1,6 +1,8 @@
+using IftSharp.Core;
 using System.Diagnostics;
 using IftSharp.Models;
 using IftSharp.Objectives;
+using IftSharp.Training.Optimizers;
 using IftSharp.Training;
 using static TorchSharp.torch;
 
@@ -59,15 +61,15 @@ public static class StepBenchmark
         using var computeCopy = bf16 ? ModelFactory.CreateFromConfig(shape.Config, seed: 0) : null;
         var model = computeCopy ?? master;
         var shadow = bf16 ? new Bf16Shadow(master, model) : null;
-        var optimizer = optim.AdamW(master.parameters(), lr: 1e-5);
+        var optimizer = new AdamWOptimizer(master.parameters(), lr: 1e-5);
         using var frozen = new FrozenEmbeddingCopy(model);
         var generator = new TorchSharp.torch.Generator(1);
         bool pairs = objective is not ("sft" or "ift") || doubled;
         int rows = pairs ? 2 * shape.Batch : shape.Batch;
         var ids = randint(0, shape.Vocab, new long[] { rows, shape.Sequence }, generator: generator).DetachFromDisposeScope();
         var labels = ids.clone().DetachFromDisposeScope();
-        using (no_grad()) labels.narrow(1, 0, shape.Prompt).fill_(TokenLogProbs.IgnoreIndex);
-        var referenceSums = (-randn(rows, generator: generator).abs() * 100 - 500).DetachFromDisposeScope(); // stands for precomputed log-probs
+        using (no_grad()) labels.narrow(1, 0, shape.Prompt).FillInPlace(TokenLogProbs.IgnoreIndex);
+        var referenceSums = (-randn(rows, generator: generator).abs()).Times(100).Minus(500).DetachFromDisposeScope(); // stands for precomputed log-probs
 
         var times = new List<double>();
         for (int i = 0; i < shape.Warmup + shape.Repeats; i++)

@@ -1,5 +1,6 @@
 using IftSharp.Core;
 using IftSharp.Objectives;
+using IftSharp.Training.Optimizers;
 using static TorchSharp.torch;
 
 namespace IftSharp.FrozenLake;
@@ -67,7 +68,7 @@ public static class FrozenLakeExperiment
     {
         var net = start.Copy();
         var states = Enumerable.Range(0, map.StateCount).Where(s => !map.IsTerminal(s)).ToArray();
-        using var optimizer = optim.Adam(net.parameters(), settings.LearningRate);
+        using var optimizer = new AdamOptimizer(net.parameters(), settings.LearningRate);
         using var scope = NewDisposeScope();
         var x = OneHot(states, map.StateCount);
         var targets = tensor(states.SelectMany(s => Enumerable.Range(0, 4).Select(a => piStar[s, a])).ToArray(), dtype: ScalarType.Float64).reshape(states.Length, 4);
@@ -86,7 +87,7 @@ public static class FrozenLakeExperiment
     public static PolicyNetwork FineTune(LakeMethod method, PolicyNetwork start, FrozenLakeMap map, Trajectory chosen, Trajectory rejected, FrozenLakeSettings settings)
     {
         var net = start.Copy();
-        using var optimizer = optim.Adam(net.parameters(), settings.LearningRate);
+        using var optimizer = new AdamOptimizer(net.parameters(), settings.LearningRate);
         using var scope = NewDisposeScope();
         var chosenX = OneHot(chosen.States, map.StateCount);
         var rejectedX = OneHot(rejected.States, map.StateCount);
@@ -146,7 +147,7 @@ public static class FrozenLakeExperiment
             for (int t = 1; t < states.Count; t++)
                 predicted[t] = map.Step(states[t - 1], (LakeAction)greedy[t - 1].item<long>()).Next;
         }
-        return (1 - lambda) * OneHot(states, map.StateCount) + lambda * OneHot(predicted, map.StateCount);
+        return OneHot(states, map.StateCount).Times(1 - lambda).Plus(OneHot(predicted, map.StateCount).Times(lambda));
     }
 
     /// <summary>log π(a_t | x_t) as a [1, T] "token" row, so the language-model objectives apply unchanged.</summary>
@@ -164,11 +165,11 @@ public static class FrozenLakeExperiment
     public static LakeMetrics Measure(PolicyNetwork net, PolicyNetwork optimal, FrozenLakeMap map, FrozenLakeSettings settings)
     {
         using var scope = NewDisposeScope();
-        double parameterMse = (net.FlatParameters() - optimal.FlatParameters()).pow(2).mean().item<double>();
+        double parameterMse = (net.FlatParameters() - optimal.FlatParameters()).Power(2).mean().item<double>();
         var p = net.Probabilities(map.StateCount);
         var q = optimal.Probabilities(map.StateCount);
         var live = tensor(Enumerable.Range(0, map.StateCount).Where(s => !map.IsTerminal(s)).Select(s => (long)s).ToArray());
-        double policyMse = (p.index_select(0, live) - q.index_select(0, live)).pow(2).mean().item<double>();
+        double policyMse = (p.index_select(0, live) - q.index_select(0, live)).Power(2).mean().item<double>();
         var pi = ToArray(p);
         return new LakeMetrics(parameterMse, policyMse, GreedySuccess(pi, map), ExploredCells(pi, map, settings.ExploredThreshold));
     }

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -31,7 +32,7 @@ public sealed class PolicyNetwork : nn.Module<Tensor, Tensor>
             // PyTorch's default Linear init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases.
             double fanIn = name.StartsWith("fc1") ? states : hidden;
             double bound = 1 / Math.Sqrt(fanIn);
-            p.copy_(rand(p.shape, dtype: ScalarType.Float64, generator: generator) * 2 * bound - bound);
+            p.copy_(rand(p.shape, dtype: ScalarType.Float64, generator: generator).Times(2).Times(bound).Minus(bound));
         }
         return net;
     }

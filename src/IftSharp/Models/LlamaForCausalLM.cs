@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -119,18 +120,18 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
         {
             if (keyMask is not null)
             {
-                var counted = keyMask.to(int64).cumsum(-1) - 1;
-                positionIds = counted.masked_fill(keyMask.logical_not(), 1).narrow(1, past, t);
+                var counted = keyMask.to(int64).cumsum(-1).Minus(1);
+                positionIds = counted.MaskedFill(keyMask.logical_not(), 1).narrow(1, past, t);
             }
-            else positionIds = arange(past, past + t, dtype: int64, device: device).unsqueeze(0).expand(b, t);
+            else positionIds = ScalarArithmetic.Range(past, past + t, device: device).unsqueeze(0).expand(b, t);
         }
 
         Tensor? mask = null;
         bool causal = past == 0 && t > 1;
         if (padded || (past > 0 && t > 1))
         {
-            var keyPositions = arange(past + t, dtype: int64, device: device);
-            var queryPositions = arange(past, past + t, dtype: int64, device: device).unsqueeze(1);
+            var keyPositions = ScalarArithmetic.Range(0, past + t, device: device);
+            var queryPositions = ScalarArithmetic.Range(past, past + t, device: device).unsqueeze(1);
             var allowed = keyPositions.unsqueeze(0) <= queryPositions; // [T, S]
             var diagonal = keyPositions.unsqueeze(0) == queryPositions;
             if (keyMask is not null)

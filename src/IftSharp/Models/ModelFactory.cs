@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -17,7 +18,7 @@ public static class ModelFactory
         using var rng = new TorchSharp.torch.Generator((ulong)seed);
         foreach (var (name, parameter) in model.named_parameters())
         {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.fill_(1.0);
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) parameter.FillInPlace(1.0);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) parameter.zero_();
             else parameter.normal_(0.0, config.InitializerRange, rng);
         }

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -25,8 +26,8 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
         var inputType = x.dtype;
         // HF upcasts half precision to float32; float64 (gradient checks) must not be narrowed.
         var h = inputType == float64 ? x : x.to(float32);
-        var variance = h.pow(2).mean([-1L], keepdim: true);
-        h = h * rsqrt(variance + eps);
+        var variance = h.Power(2).mean([-1L], keepdim: true);
+        h = h * rsqrt(variance.Plus(eps));
         return (weight * h.to(inputType)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 namespace IftSharp.Models;
@@ -35,7 +36,7 @@ public sealed class RotaryEmbedding
         using var scope = NewDisposeScope();
         var c = cos.unsqueeze(1);
         var s = sin.unsqueeze(1);
-        return (x * c + RotateHalf(x) * s).MoveToOuterDisposeScope();
+        return (x * c).Plus(RotateHalf(x) * s).MoveToOuterDisposeScope();
     }
 
     private static Tensor RotateHalf(Tensor x)
@@ -51,23 +52,23 @@ public sealed class RotaryEmbedding
         using var scope = NewDisposeScope();
         int dim = config.HeadDim;
         // As HF: base ** (arange(0, dim, 2).float() / dim) in float32.
-        var exponents = arange(0, dim, 2, dtype: int64).to(float32) / dim;
-        var inv = 1.0f / pow(tensor((float)config.RopeTheta), exponents);
+        var exponents = ScalarArithmetic.Range(0, dim, 2).to(float32).DividedBy(dim);
+        var inv = pow(tensor((float)config.RopeTheta), exponents).Into(1.0f);
         var scaling = config.RopeScaling;
         switch (scaling?.Kind)
         {
             case "linear":
-                inv = inv / scaling.Factor!.Value;
+                inv = inv.DividedBy(scaling.Factor!.Value);
                 break;
             case "llama3":
                 double factor = scaling.Factor!.Value, low = scaling.LowFreqFactor!.Value, high = scaling.HighFreqFactor!.Value;
                 double oldContext = scaling.OriginalMaxPositionEmbeddings!.Value;
                 double lowFreqWavelen = oldContext / low, highFreqWavelen = oldContext / high;
-                var wavelen = 2 * Math.PI / inv;
-                var scaled = where(wavelen > lowFreqWavelen, inv / factor, inv);
-                var smooth = (oldContext / wavelen - low) / (high - low);
-                var smoothed = (1 - smooth) * scaled / factor + smooth * scaled;
-                var medium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+                var wavelen = inv.Into(2 * Math.PI);
+                var scaled = where(wavelen.GreaterThan(lowFreqWavelen), inv.DividedBy(factor), inv);
+                var smooth = wavelen.Into(oldContext).Minus(low).DividedBy(high - low);
+                var smoothed = (smooth.SubtractedFrom(1) * scaled).DividedBy(factor).Plus(smooth * scaled);
+                var medium = wavelen.GreaterOrEqual(highFreqWavelen).logical_and(wavelen.LessOrEqual(lowFreqWavelen));
                 inv = where(medium, smoothed, scaled);
                 break;
         }

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -80,24 +81,24 @@ public static class TokenGenerator
         if (options.RepetitionPenalty != 1.0)
         {
             var seen = scores.gather(1, previousIds);
-            seen = where(seen < 0, seen * options.RepetitionPenalty, seen / options.RepetitionPenalty);
+            seen = where(seen.LessThan(0), seen.Times(options.RepetitionPenalty), seen.DividedBy(options.RepetitionPenalty));
             scores = scores.scatter(1, previousIds, seen);
         }
         if (options.Temperature <= 0)
             return scores.argmax(-1).MoveToOuterDisposeScope();
-        scores = scores / options.Temperature;
+        scores = scores.DividedBy(options.Temperature);
         if (options.TopK > 0 && options.TopK < scores.shape[1])
         {
             var kth = scores.topk(options.TopK, dim: -1).values.narrow(1, options.TopK - 1, 1);
-            scores = scores.masked_fill(scores < kth, double.NegativeInfinity);
+            scores = scores.MaskedFill(scores < kth, double.NegativeInfinity);
         }
         if (options.TopP < 1.0)
         {
             var (sorted, order) = scores.sort(-1, descending: false);
             var cumulative = sorted.softmax(-1).cumsum(-1);
-            var drop = cumulative <= 1 - options.TopP;
-            drop.select(1, -1).fill_(false); // always keep the most likely token
-            scores = scores.masked_fill(drop.scatter(1, order, drop), double.NegativeInfinity);
+            var drop = cumulative.LessOrEqual(1 - options.TopP);
+            drop.select(1, -1).FillInPlace(false); // always keep the most likely token
+            scores = scores.MaskedFill(drop.scatter(1, order, drop), double.NegativeInfinity);
         }
         var probabilities = scores.softmax(-1);
         return probabilities.multinomial(1, generator: rng).squeeze(1).MoveToOuterDisposeScope();

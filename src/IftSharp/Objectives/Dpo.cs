@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
@@ -44,14 +45,14 @@ public static class Dpo
 
         Tensor losses = options.LossType switch
         {
-            DpoLossType.Sigmoid => -(1 - eps) * nn.functional.logsigmoid(beta * x) - eps * nn.functional.logsigmoid(-beta * x),
-            DpoLossType.Hinge => nn.functional.relu(1 - beta * x),
-            DpoLossType.Ipo => (x - 1 / (2 * beta)).pow(2),
+            DpoLossType.Sigmoid => nn.functional.logsigmoid(x.Times(beta)).Times(-(1 - eps)) - nn.functional.logsigmoid(x.Times(-beta)).Times(eps),
+            DpoLossType.Hinge => nn.functional.relu(x.Times(beta).SubtractedFrom(1)),
+            DpoLossType.Ipo => x.Minus(1 / (2 * beta)).Power(2),
             DpoLossType.ExoPair => Exo.PairwiseLosses(x, beta, Exo.PairTarget.Smoothed(eps)),
             _ => throw new ArgumentOutOfRangeException(nameof(options)),
         };
         var loss = losses.mean();
-        var metrics = PreferenceMetrics.Rewards(beta * chosenRatio, beta * rejectedRatio, pc, pr);
+        var metrics = PreferenceMetrics.Rewards(chosenRatio.Times(beta), rejectedRatio.Times(beta), pc, pr);
         return new ObjectiveResult(loss.MoveToOuterDisposeScope(), metrics);
     }
 }

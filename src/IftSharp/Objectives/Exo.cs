@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
@@ -43,7 +44,7 @@ public static class Exo
         var chosenRatio = policyChosen.Sum - referenceChosen.Sum;
         var rejectedRatio = policyRejected.Sum - referenceRejected.Sum;
         var loss = PairwiseLosses(chosenRatio - rejectedRatio, options.BetaPi, options.Target).mean();
-        var metrics = PreferenceMetrics.Rewards(options.BetaPi * chosenRatio, options.BetaPi * rejectedRatio, policyChosen.Sum, policyRejected.Sum);
+        var metrics = PreferenceMetrics.Rewards(chosenRatio.Times(options.BetaPi), rejectedRatio.Times(options.BetaPi), policyChosen.Sum, policyRejected.Sum);
         return new ObjectiveResult(loss.MoveToOuterDisposeScope(), metrics);
     }
 
@@ -54,9 +55,9 @@ public static class Exo
     public static Tensor PairwiseLosses(Tensor x, double beta, PairTarget target)
     {
         using var scope = NewDisposeScope();
-        var u = beta * x;
-        var losses = nn.functional.sigmoid(u) * (nn.functional.logsigmoid(u) - target.LogWinner)
-                     + nn.functional.sigmoid(-u) * (nn.functional.logsigmoid(-u) - target.LogLoser);
+        var u = x.Times(beta);
+        var losses = (nn.functional.sigmoid(u) * nn.functional.logsigmoid(u).Minus(target.LogWinner))
+            .Plus(nn.functional.sigmoid(-u) * nn.functional.logsigmoid(-u).Minus(target.LogLoser));
         return losses.MoveToOuterDisposeScope();
     }
 
@@ -68,10 +69,10 @@ public static class Exo
     {
         using var scope = NewDisposeScope();
         var ratio = policySums - referenceSums;
-        var logQ = (options.BetaPi * ratio).log_softmax(-1);
-        var logP = (rewards.to_type(logQ.dtype) / options.BetaR).log_softmax(-1);
+        var logQ = ratio.Times(options.BetaPi).log_softmax(-1);
+        var logP = rewards.to_type(logQ.dtype).DividedBy(options.BetaR).log_softmax(-1);
         var loss = (logQ.exp() * (logQ - logP)).sum(-1).mean();
-        var metrics = RewardMetrics(options.BetaPi * ratio, rewards, logQ, logP);
+        var metrics = RewardMetrics(ratio.Times(options.BetaPi), rewards, logQ, logP);
         return new ObjectiveResult(loss.MoveToOuterDisposeScope(), metrics);
     }
 
@@ -83,10 +84,10 @@ public static class Exo
     {
         using var scope = NewDisposeScope();
         var ratio = policySums - referenceSums;
-        var logQ = (options.BetaPi * ratio).log_softmax(-1);
-        var logP = (rewards.to_type(logQ.dtype) / options.BetaR).log_softmax(-1);
+        var logQ = ratio.Times(options.BetaPi).log_softmax(-1);
+        var logP = rewards.to_type(logQ.dtype).DividedBy(options.BetaR).log_softmax(-1);
         var loss = (-(logP.exp() * logQ).sum(-1)).mean();
-        var metrics = RewardMetrics(options.BetaPi * ratio, rewards, logQ, logP);
+        var metrics = RewardMetrics(ratio.Times(options.BetaPi), rewards, logQ, logP);
         return new ObjectiveResult(loss.MoveToOuterDisposeScope(), metrics);
     }
 

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
@@ -59,7 +60,7 @@ public static class Ift
     public static ObjectiveResult Loss(Tensor logps, Tensor mask, IftOptions options)
     {
         using var scope = NewDisposeScope();
-        var n = mask.sum(1).clamp_min(1); // [B]
+        var n = mask.sum(1).AtLeast(1); // [B]
         var nll = -(logps * mask); // [B, T]
         var weights = Weights(options.DetachWeights ? nll.detach() : nll, mask, n, options);
         var loss = ((nll * weights).sum(1) / n).mean();
@@ -94,12 +95,12 @@ public static class Ift
             IftNorm.L1 => c,
             IftNorm.L2 => c * c,
             IftNorm.Softmax => c.exp(),
-            IftNorm.Log => (c + 1).log(),
+            IftNorm.Log => c.Plus(1).log(),
             _ => throw new ArgumentOutOfRangeException(nameof(options)),
         } * mask;
         var total = c.sum(1, keepdim: true);
         // A sequence whose targets all have zero loss has no mass to spread; its loss is 0 whatever the weights.
-        var w = c * n.unsqueeze(1) / total.clamp_min(1e-30);
+        var w = c * n.unsqueeze(1) / total.AtLeast(1e-30);
         return w.MoveToOuterDisposeScope();
     }
 
@@ -112,10 +113,10 @@ public static class Ift
     {
         using var scope = NewDisposeScope();
         long t = x.shape[1];
-        var idx = arange(t, dtype: ScalarType.Int64, device: x.device);
+        var idx = ScalarArithmetic.Range(0, t, device: x.device);
         var distance = idx.unsqueeze(0) - idx.unsqueeze(1); // [t, j] = j - t
-        var upper = distance.ge(0);
-        var powers = pow(tensor(gamma, dtype: x.dtype, device: x.device), distance.clamp_min(0).to_type(x.dtype));
+        var upper = distance.GreaterOrEqual(0);
+        var powers = pow(tensor(gamma, dtype: x.dtype, device: x.device), distance.AtLeast(0).to_type(x.dtype));
         var g = powers * upper.to_type(x.dtype); // G[t, j] = γ^{j-t} for j ≥ t
         var c = matmul(x, g.t()); // c[b, t] = Σ_j x[b, j] G[t, j]
         return c.MoveToOuterDisposeScope();

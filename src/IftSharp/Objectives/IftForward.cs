@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using IftSharp.Models;
 using static TorchSharp.torch;
 
@@ -23,11 +24,11 @@ public static class IftForward
         using var _ = no_grad();
         var logits = model.ForwardEmbeddings(embed(inputIds), attentionMask);
         var (logps, mask) = TokenLogProbs.Gather(logits, labels);
-        double firstPassNll = ObjectiveResult.Scalar((-(logps * mask).sum(1) / mask.sum(1).clamp_min(1)).mean());
+        double firstPassNll = ObjectiveResult.Scalar((-(logps * mask).sum(1) / mask.sum(1).AtLeast(1)).mean());
         var predicted = logits.argmax(-1); // [B, T]: prediction for position t+1
         long t = inputIds.shape[1];
         var further = cat(new[] { inputIds.narrow(1, 0, 1), predicted.narrow(1, 0, t - 1) }, 1);
-        var idsHat = where(labels.eq(TokenLogProbs.IgnoreIndex), inputIds, further);
+        var idsHat = where(labels.Equal(TokenLogProbs.IgnoreIndex), inputIds, further);
         return (idsHat.MoveToOuterDisposeScope(), firstPassNll);
     }
 
@@ -46,7 +47,7 @@ public static class IftForward
         using var scope = NewDisposeScope();
         var (idsHat, firstPassNll) = OneStepAhead(model, inputIds, labels, attentionMask, embed);
         double lambda = options.Lambda;
-        var fused = lambda == 0 ? embed(inputIds) : (1 - lambda) * embed(inputIds) + lambda * embed(idsHat);
+        var fused = lambda == 0 ? embed(inputIds) : embed(inputIds).Times(1 - lambda).Plus(embed(idsHat).Times(lambda));
         var logits = model.ForwardEmbeddings(fused, attentionMask);
         var (logps, mask) = TokenLogProbs.Gather(logits, labels);
         var result = Ift.Loss(logps, mask, options);

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
@@ -26,9 +27,9 @@ public static class Orpo
         var ll = policyRejected.Mean();
         var logOdds = (lw - ll) - (Log1mExp(lw) - Log1mExp(ll));
         var ratio = nn.functional.logsigmoid(logOdds);
-        var loss = chosenNll - options.Beta * ratio.mean();
+        var loss = chosenNll - ratio.mean().Times(options.Beta);
 
-        var metrics = PreferenceMetrics.Rewards(options.Beta * lw, options.Beta * ll, lw, ll);
+        var metrics = PreferenceMetrics.Rewards(lw.Times(options.Beta), ll.Times(options.Beta), lw, ll);
         metrics["log_odds_ratio"] = ObjectiveResult.Mean(ratio);
         metrics["log_odds_chosen"] = ObjectiveResult.Mean(logOdds);
         metrics["nll_loss"] = ObjectiveResult.Scalar(chosenNll);
@@ -39,9 +40,9 @@ public static class Orpo
     public static Tensor Log1mExp(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var nearZero = x.gt(-Math.Log(2));
-        var viaExpm1 = (-x.clamp_max(-1e-30).expm1()).log();
-        var viaLog1p = (-x.clamp_max(-Math.Log(2)).exp()).log1p();
+        var nearZero = x.GreaterThan(-Math.Log(2));
+        var viaExpm1 = (-x.AtMost(-1e-30).expm1()).log();
+        var viaLog1p = (-x.AtMost(-Math.Log(2)).exp()).log1p();
         return where(nearZero, viaExpm1, viaLog1p).MoveToOuterDisposeScope();
     }
 }

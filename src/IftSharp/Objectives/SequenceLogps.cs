@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
@@ -15,5 +16,5 @@ public sealed record SequenceLogps(Tensor Sum, Tensor Length)
     }
 
     /// <summary>Length-normalised log-prob (mean over completion tokens), as IPO, ORPO and SimPO use.</summary>
-    public Tensor Mean() => Sum / Length.clamp_min(1);
+    public Tensor Mean() => Sum / Length.AtLeast(1);
 }

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
@@ -20,8 +21,8 @@ public static class Sft
         var nll = -(logps * mask);
         Tensor loss = reduction switch
         {
-            SftReduction.Token => nll.sum() / mask.sum().clamp_min(1),
-            SftReduction.Sequence => (nll.sum(1) / mask.sum(1).clamp_min(1)).mean(),
+            SftReduction.Token => nll.sum() / mask.sum().AtLeast(1),
+            SftReduction.Sequence => (nll.sum(1) / mask.sum(1).AtLeast(1)).mean(),
             _ => throw new ArgumentOutOfRangeException(nameof(reduction)),
         };
         var metrics = new Dictionary<string, double>

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
@@ -23,9 +24,9 @@ public static class SimPo
         var lw = policyChosen.Mean();
         var ll = policyRejected.Mean();
         double beta = options.Beta, eps = options.LabelSmoothing;
-        var x = lw - ll - options.GammaBetaRatio;
-        var loss = (-(1 - eps) * nn.functional.logsigmoid(beta * x) - eps * nn.functional.logsigmoid(-beta * x)).mean();
-        var metrics = PreferenceMetrics.Rewards(beta * lw, beta * ll, lw, ll);
+        var x = (lw - ll).Minus(options.GammaBetaRatio);
+        var loss = (nn.functional.logsigmoid(x.Times(beta)).Times(-(1 - eps)) - nn.functional.logsigmoid(x.Times(-beta)).Times(eps)).mean();
+        var metrics = PreferenceMetrics.Rewards(lw.Times(beta), ll.Times(beta), lw, ll);
         return new ObjectiveResult(loss.MoveToOuterDisposeScope(), metrics);
     }
 }

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
@@ -23,10 +24,10 @@ public static class TokenLogProbs
         var dtype = logits.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         long t = logits.shape[1];
         var shifted = logits.narrow(1, 0, t - 1).to_type(dtype);
-        if (temperature != 1.0) shifted = shifted / temperature;
+        if (temperature != 1.0) shifted = shifted.DividedBy(temperature);
         var targets = labels.narrow(1, 1, t - 1);
-        var mask = targets.ne(IgnoreIndex);
-        var safeTargets = targets.masked_fill(mask.logical_not(), 0);
+        var mask = targets.NotEqual(IgnoreIndex);
+        var safeTargets = targets.MaskedFill(mask.logical_not(), 0);
         // x[target] − logsumexp(x) is log_softmax at the target without materialising the [B, T, V] log-softmax.
         var logps = shifted.gather(-1, safeTargets.unsqueeze(-1)).squeeze(-1) - shifted.logsumexp(-1);
         var maskF = mask.to_type(dtype);

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -38,11 +39,13 @@ public sealed class Bf16Shadow
     public void PushGradients()
     {
         using var _ = no_grad();
+        // The gradient handles are temporaries: the scope keeps them alive while libtorch uses them, then frees them.
+        using var scope = NewDisposeScope();
         foreach (var (master, compute) in _pairs)
         {
             if (compute.grad is null) continue;
             if (master.grad is null) master.grad = compute.grad.to(master.dtype);
-            else master.grad.add_(compute.grad);
+            else master.grad.PlusInPlace(compute.grad);
             compute.grad = null;
         }
     }

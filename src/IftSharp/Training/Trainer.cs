@@ -4,6 +4,7 @@ using IftSharp.Core;
 using IftSharp.Data;
 using IftSharp.Models;
 using IftSharp.Objectives;
+using IftSharp.Training.Optimizers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -197,8 +198,8 @@ public static class Trainer
         if (o.GradientAccumulationSteps < 1) throw new InputException("--grad-accum: expected at least 1");
         var parameters = model.parameters().ToList();
         OptimizerHelper optimizer = o.Optimizer == OptimizerKind.RMSprop
-            ? optim.RMSProp(parameters, lr: o.LearningRate, weight_decay: o.WeightDecay)
-            : optim.AdamW(parameters, lr: o.LearningRate, weight_decay: o.WeightDecay);
+            ? new RmsPropOptimizer(parameters, o.LearningRate, weightDecay: o.WeightDecay)
+            : new AdamWOptimizer(parameters, o.LearningRate, weightDecay: o.WeightDecay);
         var output = o.OutputDirectory;
         if (output is not null) Directory.CreateDirectory(output);
         var metricsPath = output is null ? null : Path.Combine(output, "metrics.jsonl");
@@ -254,7 +255,7 @@ public static class Trainer
                 if (!double.IsFinite(microLoss))
                     throw new InvalidOperationException($"the loss became {microLoss} at step {step + 1}; stopping (lower --learning-rate or check the data)"
                         + (output is not null && TrainingCheckpoint.List(output).Count > 0 ? $"; the last good checkpoint is {TrainingCheckpoint.List(output)[^1].Path}" : ""));
-                (result.Loss / o.GradientAccumulationSteps).backward();
+                result.Loss.DividedBy(o.GradientAccumulationSteps).backward();
                 loss += microLoss / o.GradientAccumulationSteps;
                 tokens += microTokens;
                 objective = result.Metrics;
