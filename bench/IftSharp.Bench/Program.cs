@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 
 // Single micro-benchmarks outside the test suite, for profiling one piece at a time; `iftsharp bench` runs them all.
 // Usage: dotnet run -c Release --project bench/IftSharp.Bench -- matmul|generate|step METHOD [BATCH]|curve STEPS|scalar-race SECONDS
+LargeAllocations.KeepPagesAcrossSteps(); // IFTSHARP_MALLOC_TUNING=0 measures glibc's defaults
 var shape = new BenchmarkShape();
 switch (args.FirstOrDefault() ?? "matmul")
 {

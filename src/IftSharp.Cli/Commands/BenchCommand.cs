@@ -52,12 +52,15 @@ public static class BenchCommand
             AnsiConsole.MarkupLine($"  measuring {method} ...");
             steps.Add(RunWorker(method, shape));
         }
+        AnsiConsole.MarkupLine("  measuring sft with glibc's default malloc ...");
+        steps.Add(RunWorker("sft", shape, UntunedMalloc) with { Method = UntunedSft });
         AnsiConsole.MarkupLine("  measuring matmul peak, generation, PyTorch ...");
         f32 = StepBenchmark.MatmulGflops(ScalarType.Float32);
         bf16 = StepBenchmark.MatmulGflops(ScalarType.BFloat16);
         cached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: true);
         uncached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: false);
-        pytorch = RunPyTorch(shape);
+        pytorch = RunPyTorch(shape, null);
+        var pytorchTuned = RunPyTorch(shape, GlibcTunables);
         LossCurve? curve32 = null, curve16 = null;
         if (curveSteps > 0)
         {
@@ -86,17 +89,20 @@ public static class BenchCommand
             sft_mfu = mfu,
             generation_tokens_per_second = new { kv_cache = cached, no_cache = uncached, speedup = cached / uncached },
             pytorch_sft_step = pytorch,
+            pytorch_sft_step_same_malloc_tuning = pytorchTuned,
+            malloc_tuning = LargeAllocations.Active,
             loss_curves = curve32 is null ? null : new
             {
                 steps = curveSteps, float32 = curve32.Losses, bfloat16 = curve16!.Losses, float32_seconds = curve32.Seconds, bfloat16_seconds = curve16.Seconds,
                 mean_relative_difference = curveDifference!.Value.Item1, max_relative_difference = curveDifference.Value.Item2,
             },
             pytorch_over_iftsharp_speed = pytorch is JsonElement p ? sft.MedianSeconds / p.GetProperty("median_step_seconds").GetDouble() : (double?)null,
+            pytorch_same_malloc_tuning_over_iftsharp_speed = pytorchTuned is JsonElement q ? sft.MedianSeconds / q.GetProperty("median_step_seconds").GetDouble() : (double?)null,
             seconds = clock.Elapsed.TotalSeconds,
         };
         Directory.CreateDirectory(output);
         AtomicFile.WriteAllText(Path.Combine(output, "bench.json"), JsonSerializer.Serialize(report, Json));
-        var md = Markdown(steps, sft, f32, bf16, mfu, shape, cached, uncached, pytorch, curve32, curve16);
+        var md = Markdown(steps, sft, f32, bf16, mfu, shape, cached, uncached, pytorch, pytorchTuned, curve32, curve16);
         AtomicFile.WriteAllText(Path.Combine(output, "bench.md"), md);
         Console.WriteLine(md);
         AnsiConsole.MarkupLine($"Wrote {Markup.Escape(Path.Combine(output, "bench.json"))} and bench.md in {clock.Elapsed.TotalSeconds:F0} s.");
@@ -104,7 +110,7 @@ public static class BenchCommand
     }
 
     private static string Markdown(List<StepMeasurement> steps, StepMeasurement sft, double f32, double bf16, double mfu, BenchmarkShape shape,
-        double cached, double uncached, JsonElement? pytorch, LossCurve? curve32, LossCurve? curve16)
+        double cached, double uncached, JsonElement? pytorch, JsonElement? pytorchTuned, LossCurve? curve32, LossCurve? curve16)
     {
         var sb = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
@@ -126,10 +132,18 @@ public static class BenchCommand
         sb.AppendLine(string.Create(c, $"- matmul peak (1024², median of 10): float32 {f32:F0} GFLOP/s, bfloat16 {bf16:F0} GFLOP/s"));
         sb.AppendLine(string.Create(c, $"- SFT step: {shape.SftStepFlops() / sft.MedianSeconds / 1e9:F0} GFLOP/s achieved, MFU {mfu:P0} of the float32 matmul peak"));
         sb.AppendLine(string.Create(c, $"- generation, 256 new tokens, batch 1: {cached:F0} tokens/s with the KV cache, {uncached:F0} without ({cached / uncached:F1}×)"));
+        var untuned = steps.SingleOrDefault(s => s.Method == UntunedSft);
+        if (untuned is not null)
+            sb.AppendLine(string.Create(c, $"- SFT with glibc's default malloc (every tensor over 32 MiB gets fresh pages): {untuned.MedianSeconds:F3} s, so keeping pages across steps makes the step {untuned.MedianSeconds / sft.MedianSeconds:F2}× faster"));
         if (pytorch is JsonElement p)
         {
             double pt = p.GetProperty("median_step_seconds").GetDouble();
             sb.AppendLine(string.Create(c, $"- the same SFT step in Python PyTorch {p.GetProperty("torch").GetString()} ({p.GetProperty("threads").GetInt32()} threads): {pt:F3} s; IftSharp/PyTorch step time {sft.MedianSeconds / pt:F2}"));
+            if (pytorchTuned is JsonElement q)
+            {
+                double qt = q.GetProperty("median_step_seconds").GetDouble();
+                sb.AppendLine(string.Create(c, $"- the same PyTorch step with the same malloc tuning (GLIBC_TUNABLES): {qt:F3} s; IftSharp/PyTorch step time {sft.MedianSeconds / qt:F2}"));
+            }
         }
         else sb.AppendLine("- Python PyTorch comparison: not measured (needs /usr/bin/python3 with torch and bench/pytorch_sft_step.py)");
         if (curve32 is not null && curve16 is not null)
@@ -141,10 +155,16 @@ public static class BenchCommand
         return sb.ToString();
     }
 
-    private static StepMeasurement RunWorker(string method, BenchmarkShape shape)
+    private const string UntunedSft = "sft (default malloc)";
+    private static readonly Dictionary<string, string> UntunedMalloc = new() { ["IFTSHARP_MALLOC_TUNING"] = "0" };
+    /// <summary>The environment-variable form of <see cref="LargeAllocations"/>, for a process that cannot call mallopt itself.</summary>
+    private static readonly Dictionary<string, string> GlibcTunables = new() { ["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647" };
+
+    private static StepMeasurement RunWorker(string method, BenchmarkShape shape, Dictionary<string, string>? environment = null)
     {
         var (file, prefix) = SelfInvocation();
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
         foreach (var a in prefix) psi.ArgumentList.Add(a);
         foreach (var a in new[] { "bench", "--worker", method, "--repeats", shape.Repeats.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
         using var process = Process.Start(psi)!;
@@ -164,12 +184,13 @@ public static class BenchCommand
         return Path.GetFileNameWithoutExtension(path) == "dotnet" ? (path, [Assembly.GetEntryAssembly()!.Location]) : (path, []);
     }
 
-    private static JsonElement? RunPyTorch(BenchmarkShape shape)
+    private static JsonElement? RunPyTorch(BenchmarkShape shape, Dictionary<string, string>? environment)
     {
         const string python = "/usr/bin/python3";
         var script = Path.Combine("bench", "pytorch_sft_step.py");
         if (!File.Exists(python) || !File.Exists(script)) return null;
         var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
         foreach (var a in new[] { script, "--layers", $"{shape.Layers}", "--hidden", $"{shape.Hidden}", "--heads", $"{shape.Heads}", "--intermediate", $"{shape.Intermediate}",
                      "--vocab", $"{shape.Vocab}", "--seq", $"{shape.Sequence}", "--batch", $"{shape.Batch}", "--repeats", $"{shape.Repeats}", "--threads", $"{get_num_threads()}" })
             psi.ArgumentList.Add(a);

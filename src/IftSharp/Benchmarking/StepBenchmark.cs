@@ -54,6 +54,7 @@ public static class StepBenchmark
 
     public static StepMeasurement Run(string method, BenchmarkShape shape)
     {
+        LargeAllocations.KeepPagesAcrossSteps();
         bool bf16 = method.EndsWith("-bf16", StringComparison.Ordinal);
         bool doubled = method == "sft-2x";
         string objective = bf16 ? method[..^5] : doubled ? "sft" : method;

@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using IftSharp.Data;
 using IftSharp.Models;
 using IftSharp.Objectives;
@@ -86,6 +87,7 @@ public sealed class ModelEvaluator(LlamaForCausalLM model, ITokenizer tokenizer,
     /// <summary>Each row's summed log-probability of its labelled tokens and how many there are, in no-grad batches of 32.</summary>
     private List<(double LogLikelihood, double Tokens)> Score(IReadOnlyList<TrainingExample> rows)
     {
+        LargeAllocations.KeepPagesAcrossSteps();
         var result = new List<(double, double)>(rows.Count);
         foreach (var chunk in rows.Chunk(32))
         {

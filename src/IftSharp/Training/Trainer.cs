@@ -196,6 +196,7 @@ public static class Trainer
     {
         if (data.Count == 0) throw new InputException("the dataset has no examples");
         if (o.GradientAccumulationSteps < 1) throw new InputException("--grad-accum: expected at least 1");
+        LargeAllocations.KeepPagesAcrossSteps();
         var parameters = model.parameters().ToList();
         OptimizerHelper optimizer = o.Optimizer == OptimizerKind.RMSprop
             ? new RmsPropOptimizer(parameters, o.LearningRate, weightDecay: o.WeightDecay)

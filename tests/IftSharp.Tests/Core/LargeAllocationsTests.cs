@@ -1,0 +1,16 @@
+using IftSharp.Core;
+using Xunit;
+
+namespace IftSharp.Tests.Core;
+
+public class LargeAllocationsTests
+{
+    [Fact]
+    public void GlibcAcceptsTheTuning()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        LargeAllocations.KeepPagesAcrossSteps();
+        LargeAllocations.KeepPagesAcrossSteps(); // idempotent
+        Assert.True(LargeAllocations.Active, "mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, ...) should both succeed on glibc");
+    }
+}
