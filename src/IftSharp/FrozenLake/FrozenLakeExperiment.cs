@@ -68,7 +68,7 @@ public static class FrozenLakeExperiment
     {
         var net = start.Copy();
         var states = Enumerable.Range(0, map.StateCount).Where(s => !map.IsTerminal(s)).ToArray();
-        using var optimizer = new AdamOptimizer(net.parameters(), settings.LearningRate);
+        using var optimizer = new AdamWOptimizer(net.parameters(), settings.LearningRate, weightDecay: 0);
         using var scope = NewDisposeScope();
         var x = OneHot(states, map.StateCount);
         var targets = tensor(states.SelectMany(s => Enumerable.Range(0, 4).Select(a => piStar[s, a])).ToArray(), dtype: ScalarType.Float64).reshape(states.Length, 4);
@@ -87,7 +87,7 @@ public static class FrozenLakeExperiment
     public static PolicyNetwork FineTune(LakeMethod method, PolicyNetwork start, FrozenLakeMap map, Trajectory chosen, Trajectory rejected, FrozenLakeSettings settings)
     {
         var net = start.Copy();
-        using var optimizer = new AdamOptimizer(net.parameters(), settings.LearningRate);
+        using var optimizer = new AdamWOptimizer(net.parameters(), settings.LearningRate, weightDecay: 0);
         using var scope = NewDisposeScope();
         var chosenX = OneHot(chosen.States, map.StateCount);
         var rejectedX = OneHot(rejected.States, map.StateCount);

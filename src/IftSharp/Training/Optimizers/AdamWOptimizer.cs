@@ -23,7 +23,7 @@ public sealed class AdamWOptimizer(IEnumerable<Parameter> parameters, double lr,
             if (grad is null) continue;
             var state = (State)_state[param.Handle];
             state.step += 1;
-            param.TimesInPlace(1 - lr * weightDecay);
+            param.TimesInPlace(1 - lr * weightDecay); // decoupled decay; with 0 this is Adam exactly
             double biasCorrection1 = 1 - Math.Pow(beta1, state.step);
             double biasCorrection2 = 1 - Math.Pow(beta2, state.step);
             state.exp_avg.TimesInPlace(beta1).PlusInPlace(grad, 1 - beta1);
