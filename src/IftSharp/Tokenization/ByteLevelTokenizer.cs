@@ -117,7 +117,9 @@ public sealed class ByteLevelTokenizer : ITokenizer
     public static bool IsSavedIn(string directory)
     {
         var path = Path.Combine(directory, "tokenizer.json");
-        if (!File.Exists(path)) return false;
+        // Ours holds 256 byte tokens and no merges (a few kB); a trained vocabulary runs to megabytes and is not worth
+        // parsing twice just to say no.
+        if (!File.Exists(path) || new FileInfo(path).Length > 256 * 1024) return false;
         var root = JsonNode.Parse(File.ReadAllText(path));
         var model = root?["model"];
         return model?["merges"] is JsonArray { Count: 0 } && model["vocab"] is JsonObject { Count: 256 }
