@@ -23,10 +23,11 @@ public static class BenchCommand
     {
         var output = new Option<string>("--output") { Description = "Folder for bench.json and bench.md.", DefaultValueFactory = _ => "runs/bench" };
         var repeats = new Option<int>("--repeats") { Description = "Timed steps per method (median reported), after 2 warm-up steps.", DefaultValueFactory = _ => 5 };
+        var rounds = new Option<int>("--rounds") { Description = "Times every method is measured, in interleaved rounds; each method keeps its fastest round's median (a shared machine's slow spells then hit one round, not the result).", DefaultValueFactory = _ => 2 };
         var curveSteps = new Option<int>("--curve-steps") { Description = "Steps of the float32 and bfloat16 SFT loss curves compared on real text (0 skips them).", DefaultValueFactory = _ => 200 };
         var worker = new Option<string?>("--worker") { Description = "Internal: measure one method and print its JSON.", Hidden = true };
         var command = new Command("bench", "Benchmark the optimizer step of every method (ratios to SFT), peak memory, MFU, generation with and without the KV cache, and the same SFT step in Python PyTorch when available.");
-        command.Options.Add(output); command.Options.Add(repeats); command.Options.Add(curveSteps); command.Options.Add(worker);
+        command.Options.Add(output); command.Options.Add(repeats); command.Options.Add(rounds); command.Options.Add(curveSteps); command.Options.Add(worker);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var shape = new BenchmarkShape { Repeats = parse.GetValue(repeats) };
@@ -35,25 +36,31 @@ public static class BenchCommand
                 Console.WriteLine(JsonSerializer.Serialize(StepBenchmark.Run(method, shape)));
                 return 0;
             }
-            return Run(shape, parse.GetValue(output)!, parse.GetValue(curveSteps));
+            if (parse.GetValue(rounds) < 1) throw new InputException("--rounds: expected at least 1");
+            return Run(shape, parse.GetValue(output)!, parse.GetValue(curveSteps), parse.GetValue(rounds));
         }));
         return command;
     }
 
-    private static int Run(BenchmarkShape shape, string output, int curveSteps)
+    private static int Run(BenchmarkShape shape, string output, int curveSteps, int rounds)
     {
         var clock = Stopwatch.StartNew();
         var steps = new List<StepMeasurement>();
         double f32 = 0, bf16 = 0, cached = 0, uncached = 0;
         JsonElement? pytorch = null;
         AnsiConsole.MarkupLine($"Model: {shape.Layers} layers, hidden {shape.Hidden}, {shape.Heads} heads, MLP {shape.Intermediate}, vocab {shape.Vocab}, tied; batch {shape.Batch} × {shape.Sequence} tokens, float32; libtorch threads {get_num_threads()} (inter-op {get_num_interop_threads()}), {Environment.ProcessorCount} cores.");
-        foreach (var method in StepBenchmark.Methods)
+        var allRounds = new List<StepMeasurement>();
+        for (int round = 1; round <= rounds; round++)
         {
-            AnsiConsole.MarkupLine($"  measuring {method} ...");
-            steps.Add(RunWorker(method, shape));
+            foreach (var method in StepBenchmark.Methods)
+            {
+                AnsiConsole.MarkupLine($"  round {round}/{rounds}: measuring {method} ...");
+                allRounds.Add(RunWorker(method, shape));
+            }
+            AnsiConsole.MarkupLine($"  round {round}/{rounds}: measuring sft with glibc's default malloc ...");
+            allRounds.Add(RunWorker("sft", shape, UntunedMalloc) with { Method = UntunedSft });
         }
-        AnsiConsole.MarkupLine("  measuring sft with glibc's default malloc ...");
-        steps.Add(RunWorker("sft", shape, UntunedMalloc) with { Method = UntunedSft });
+        steps.AddRange(allRounds.GroupBy(m => m.Method).Select(g => g.MinBy(m => m.MedianSeconds)!));
         AnsiConsole.MarkupLine("  measuring matmul peak, generation, PyTorch ...");
         f32 = StepBenchmark.MatmulGflops(ScalarType.Float32);
         bf16 = StepBenchmark.MatmulGflops(ScalarType.BFloat16);
@@ -78,6 +85,8 @@ public static class BenchCommand
             threads = get_num_threads(),
             interop_threads = get_num_interop_threads(),
             cores = Environment.ProcessorCount,
+            rounds,
+            all_rounds = allRounds,
             steps = steps.Select(s => new
             {
                 s.Method, median_seconds = s.MedianSeconds, min_seconds = s.MinSeconds, tokens_per_second = s.TokensPerSecond,
