@@ -68,12 +68,14 @@ public static class BenchCommand
         uncached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: false);
         pytorch = RunPyTorch(shape, null);
         var pytorchTuned = RunPyTorch(shape, GlibcTunables);
-        LossCurve? curve32 = null, curve16 = null;
+        LossCurve? curve32 = null, curve16 = null, curveNoise = null;
         if (curveSteps > 0)
         {
             AnsiConsole.MarkupLine($"  training {curveSteps} SFT steps on text in float32, then in bfloat16 mixed precision ...");
             curve32 = LossCurveBenchmark.Run("sft", shape, curveSteps, bf16: false);
             curve16 = LossCurveBenchmark.Run("sft", shape, curveSteps, bf16: true);
+            AnsiConsole.MarkupLine("  ... and in float32 from the initial weights rounded to bfloat16 (the comparison's noise floor) ...");
+            curveNoise = LossCurveBenchmark.Run("sft", shape, curveSteps, bf16: false, roundStart: true);
         }
         var curveDifference = curve32 is null ? ((double, double)?)null : LossCurveBenchmark.RelativeDifference(curve32, curve16!);
 
@@ -103,6 +105,9 @@ public static class BenchCommand
             loss_curves = curve32 is null ? null : new
             {
                 steps = curveSteps, float32 = curve32.Losses, bfloat16 = curve16!.Losses, float32_seconds = curve32.Seconds, bfloat16_seconds = curve16.Seconds,
+                float32_from_rounded_start = curveNoise!.Losses,
+                noise_floor_mean_relative_difference = LossCurveBenchmark.RelativeDifference(curve32, curveNoise).Mean,
+                noise_floor_max_relative_difference = LossCurveBenchmark.RelativeDifference(curve32, curveNoise).Max,
                 mean_relative_difference = curveDifference!.Value.Item1, max_relative_difference = curveDifference.Value.Item2,
             },
             pytorch_over_iftsharp_speed = pytorch is JsonElement p ? sft.MedianSeconds / p.GetProperty("median_step_seconds").GetDouble() : (double?)null,
@@ -111,7 +116,7 @@ public static class BenchCommand
         };
         Directory.CreateDirectory(output);
         AtomicFile.WriteAllText(Path.Combine(output, "bench.json"), JsonSerializer.Serialize(report, Json));
-        var md = Markdown(steps, sft, f32, bf16, mfu, shape, cached, uncached, pytorch, pytorchTuned, curve32, curve16);
+        var md = Markdown(steps, sft, f32, bf16, mfu, shape, cached, uncached, pytorch, pytorchTuned, curve32, curve16, curveNoise);
         AtomicFile.WriteAllText(Path.Combine(output, "bench.md"), md);
         Console.WriteLine(md);
         AnsiConsole.MarkupLine($"Wrote {Markup.Escape(Path.Combine(output, "bench.json"))} and bench.md in {clock.Elapsed.TotalSeconds:F0} s.");
@@ -119,7 +124,7 @@ public static class BenchCommand
     }
 
     private static string Markdown(List<StepMeasurement> steps, StepMeasurement sft, double f32, double bf16, double mfu, BenchmarkShape shape,
-        double cached, double uncached, JsonElement? pytorch, JsonElement? pytorchTuned, LossCurve? curve32, LossCurve? curve16)
+        double cached, double uncached, JsonElement? pytorch, JsonElement? pytorchTuned, LossCurve? curve32, LossCurve? curve16, LossCurve? curveNoise)
     {
         var sb = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
@@ -160,6 +165,11 @@ public static class BenchCommand
             var (mean, max) = LossCurveBenchmark.RelativeDifference(curve32, curve16);
             double Tail(LossCurve c) => c.Losses.TakeLast(20).Average();
             sb.AppendLine(string.Create(c, $"- SFT loss curve over {curve32.Losses.Count} steps on text, bf16 mixed precision against float32: mean |Δ|/loss {mean:P2}, largest {max:P2}; loss {curve32.Losses[0]:F3} → {Tail(curve32):F4} (float32, mean of the last 20 steps) and {curve16.Losses[0]:F3} → {Tail(curve16):F4} (bf16); {curve32.Seconds:F0} s against {curve16.Seconds:F0} s"));
+            if (curveNoise is not null)
+            {
+                var (noiseMean, noiseMax) = LossCurveBenchmark.RelativeDifference(curve32, curveNoise);
+                sb.AppendLine(string.Create(c, $"- noise floor: float32 from the same initial weights rounded once to bf16 against float32: mean |Δ|/loss {noiseMean:P2}, largest {noiseMax:P2}; loss → {Tail(curveNoise):F4}"));
+            }
         }
         return sb.ToString();
     }

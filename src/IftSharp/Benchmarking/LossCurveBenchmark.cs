@@ -17,11 +17,16 @@ public sealed record LossCurve(string Method, bool Bf16, IReadOnlyList<double> L
 /// </summary>
 public static class LossCurveBenchmark
 {
-    public static LossCurve Run(string method, BenchmarkShape shape, int steps, bool bf16)
+    /// <param name="roundStart">Starts from the initial weights rounded to bfloat16 (and trains in float32): a perturbation as
+    /// small as bf16's rounding, whose curve against the unperturbed one is the noise floor of the comparison.</param>
+    public static LossCurve Run(string method, BenchmarkShape shape, int steps, bool bf16, bool roundStart = false)
     {
         var clock = Stopwatch.StartNew();
         var examples = PackedText(shape, steps * shape.Batch);
         using var master = ModelFactory.CreateFromConfig(shape.Config, seed: 0);
+        if (roundStart)
+            using (TorchSharp.torch.no_grad())
+                foreach (var p in master.parameters()) p.copy_(p.to(TorchSharp.torch.ScalarType.BFloat16));
         using var compute = bf16 ? new LlamaForCausalLM(shape.Config) : null;
         var options = new TrainerOptions { Method = method, LearningRate = 1e-3, MaxSteps = steps, BatchSize = shape.Batch, Seed = 0 };
         var history = Trainer.Train(master, examples, 0, options, bf16Compute: compute);
