@@ -21,8 +21,8 @@ public static class LossCurveBenchmark
     /// small as bf16's rounding, whose curve against the unperturbed one is the noise floor of the comparison.</param>
     public static LossCurve Run(string method, BenchmarkShape shape, int steps, bool bf16, bool roundStart = false)
     {
-        var clock = Stopwatch.StartNew();
         var examples = PackedText(shape, steps * shape.Batch);
+        var clock = Stopwatch.StartNew(); // the training, not the text preparation
         using var master = ModelFactory.CreateFromConfig(shape.Config, seed: 0);
         if (roundStart)
             using (TorchSharp.torch.no_grad())
