@@ -25,12 +25,14 @@ public class OptimizerStepTests
     }
 
     [Theory]
-    [InlineData(0.0)]
-    [InlineData(0.01)]
-    public void AdamWMatchesTorchSharp(double weightDecay)
+    [InlineData("adamw", 0.0)]
+    [InlineData("adamw", 0.01)]
+    [InlineData("rmsprop", 0.0)]
+    [InlineData("rmsprop", 0.01)]
+    public void MatchesTorchSharp(string kind, double weightDecay)
     {
-        using var expected = Train(p => optim.AdamW(p, lr: 0.05, weight_decay: weightDecay));
-        using var actual = Train(p => new AdamWOptimizer(p, 0.05, weightDecay: weightDecay));
+        using var expected = Train(p => kind == "adamw" ? optim.AdamW(p, lr: 0.05, weight_decay: weightDecay) : optim.RMSProp(p, lr: 0.01, weight_decay: weightDecay));
+        using var actual = Train(p => kind == "adamw" ? new AdamWOptimizer(p, 0.05, weightDecay: weightDecay) : new RmsPropOptimizer(p, 0.01, weightDecay: weightDecay));
         Assert.Equal(expected.data<float>().ToArray(), actual.data<float>().ToArray());
     }
 
@@ -39,16 +41,6 @@ public class OptimizerStepTests
     {
         using var expected = Train(p => optim.Adam(p, lr: 0.05));
         using var actual = Train(p => new AdamWOptimizer(p, 0.05, weightDecay: 0));
-        Assert.Equal(expected.data<float>().ToArray(), actual.data<float>().ToArray());
-    }
-
-    [Theory]
-    [InlineData(0.0)]
-    [InlineData(0.01)]
-    public void RmsPropMatchesTorchSharp(double weightDecay)
-    {
-        using var expected = Train(p => optim.RMSProp(p, lr: 0.01, weight_decay: weightDecay));
-        using var actual = Train(p => new RmsPropOptimizer(p, 0.01, weightDecay: weightDecay));
         Assert.Equal(expected.data<float>().ToArray(), actual.data<float>().ToArray());
     }
 }
