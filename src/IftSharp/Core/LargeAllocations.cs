@@ -6,7 +6,7 @@ namespace IftSharp.Core;
 /// Keeps glibc's malloc from giving every large tensor fresh pages. By default glibc serves allocations above 32 MiB
 /// (the logits of a batch, their gradient, attention and MLP activations) with a new <c>mmap</c> and unmaps them on
 /// free, so each training step takes a page fault and a kernel zero-fill for every page of every large tensor; on
-/// this benchmark that was 40–55 % of an SFT step, and it grew faster than the batch. Turning mmap off for the heap
+/// this benchmark that was 30–57 % of an SFT step, and it grew faster than the batch. Turning mmap off for the heap
 /// and keeping freed memory (a large trim threshold) lets libtorch reuse the same pages step after step, as
 /// PyTorch's CPU tuning guide gets by preloading jemalloc or tcmalloc.
 /// </summary>
