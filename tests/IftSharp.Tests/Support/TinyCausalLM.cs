@@ -1,3 +1,4 @@
+using IftSharp.Core;
 using IftSharp.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -25,7 +26,7 @@ public sealed class TinyCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
         var generator = new torch.Generator((ulong)seed);
         using var _ = no_grad();
         foreach (var p in parameters())
-            p.copy_(randn(p.shape, dtype: ScalarType.Float64, generator: generator) * 0.7);
+            p.copy_(randn(p.shape, dtype: ScalarType.Float64, generator: generator).Times(0.7));
     }
 
     public Embedding EmbedTokens => embed_tokens;
@@ -34,7 +35,7 @@ public sealed class TinyCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     {
         using var scope = NewDisposeScope();
         var t = inputsEmbeds.shape[1];
-        var counts = arange(1, t + 1, dtype: inputsEmbeds.dtype).reshape(1, t, 1);
+        var counts = ScalarArithmetic.Range(1, t + 1, dtype: inputsEmbeds.dtype).reshape(1, t, 1);
         var running = inputsEmbeds.cumsum(1) / counts;
         return lm_head.forward(tanh(mix.forward(running))).MoveToOuterDisposeScope();
     }
