@@ -35,8 +35,8 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     public DecoderBackbone Backbone => model;
     /// <summary>The output projection, or null when tied to the embedding.</summary>
     public Linear? LmHead => lm_head;
-    /// <summary>The dtype of the parameters.</summary>
-    public ScalarType Dtype => model.EmbedTokens.weight!.dtype;
+    /// <summary>The dtype of the parameters (of the layers: a bf16 compute copy keeps its embedding in float32, see <see cref="Training.Bf16Shadow"/>).</summary>
+    public ScalarType Dtype => model.Norm.Weight.dtype;
     public Device Device => model.EmbedTokens.weight!.device;
 
     /// <summary>Reads <c>config.json</c> and the safetensors weights (single file or sharded) of a Hugging Face model folder.</summary>
@@ -143,13 +143,15 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
             causal = false;
         }
 
+        if (inputsEmbeds.dtype != Dtype) inputsEmbeds = inputsEmbeds.to(Dtype); // float32 embeddings into bf16 layers
         var (cos, sin) = rotary.CosSin(positionIds, inputsEmbeds.dtype);
         var h = inputsEmbeds;
         foreach (var layer in model.Layers)
             h = layer.Forward(h, cos, sin, mask, causal, cache);
         cache?.Advance(t);
         h = model.Norm.forward(h);
-        var logits = lm_head is not null ? lm_head.forward(h) : nn.functional.linear(h, model.EmbedTokens.weight!);
+        var embedding = model.EmbedTokens.weight!; // a bf16 compute copy's tied head reads its float32 embedding in bf16
+        var logits = lm_head is not null ? lm_head.forward(h) : nn.functional.linear(h, embedding.dtype == h.dtype ? embedding : embedding.to(h.dtype));
         return logits.MoveToOuterDisposeScope();
     }
 
