@@ -1,5 +1,5 @@
-using IftSharp.Core;
 using IftSharp.Benchmarking;
+using IftSharp.Core;
 using static TorchSharp.torch;
 
 // Single micro-benchmarks outside the test suite, for profiling one piece at a time; `iftsharp bench` runs them all.

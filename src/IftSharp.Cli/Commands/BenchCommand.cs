@@ -202,7 +202,7 @@ public static class BenchCommand
     }
 
     /// <summary>How to start this program again: the app host directly, or <c>dotnet IftSharp.Cli.dll</c>.</summary>
-    private static (string File, string[] Prefix)SelfInvocation()
+    private static (string File, string[] Prefix) SelfInvocation()
     {
         var path = Environment.ProcessPath!;
         return Path.GetFileNameWithoutExtension(path) == "dotnet" ? (path, [Assembly.GetEntryAssembly()!.Location]) : (path, []);

@@ -1,6 +1,6 @@
-using IftSharp.Core;
 using System.CommandLine;
 using System.Diagnostics;
+using IftSharp.Core;
 using IftSharp.Data;
 using IftSharp.FrozenLake;
 using IftSharp.Models;

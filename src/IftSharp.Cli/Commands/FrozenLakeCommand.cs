@@ -29,9 +29,15 @@ public static class FrozenLakeCommand
         {
             var settings = defaults with
             {
-                Seeds = parse.GetValue(seeds), Steps = parse.GetValue(steps), Map = parse.GetValue(map)!,
-                LearningRate = parse.GetValue(lr), Lambda = parse.GetValue(lambda), Gamma = parse.GetValue(gamma),
-                DpoBeta = parse.GetValue(dpoBeta), OrpoBeta = parse.GetValue(orpoBeta), Hidden = parse.GetValue(hidden),
+                Seeds = parse.GetValue(seeds),
+                Steps = parse.GetValue(steps),
+                Map = parse.GetValue(map)!,
+                LearningRate = parse.GetValue(lr),
+                Lambda = parse.GetValue(lambda),
+                Gamma = parse.GetValue(gamma),
+                DpoBeta = parse.GetValue(dpoBeta),
+                OrpoBeta = parse.GetValue(orpoBeta),
+                Hidden = parse.GetValue(hidden),
             };
             var dir = parse.GetValue(output)!;
             var clock = Stopwatch.StartNew();

@@ -66,12 +66,27 @@ public static class TrainCommand
             IChatTemplate Template() => template ?? throw new InputException($"{dir}/tokenizer_config.json: field 'chat_template': missing; preference data needs one");
             var options = d with
             {
-                Method = values.Get(method)!, LearningRate = values.Get(lr), MaxSteps = values.Get(steps), BatchSize = values.Get(batch),
-                Scheduler = values.Get(scheduler), WarmupRatio = values.Get(warmup), MaxGradNorm = values.Get(clip),
-                Lambda = values.Get(lambda), Gamma = values.Get(gamma), Seed = values.Get(seed), OutputDirectory = outDir,
-                GradientAccumulationSteps = values.Get(accum), Optimizer = values.Get(optimizerKind), WeightDecay = values.Get(weightDecay),
-                SaveSteps = values.Get(saveSteps), SaveTotalLimit = values.Get(saveLimit), Resume = values.Get(resume),
-                Beta = values.Get(beta), BetaR = values.Get(betaR), GroupByLength = values.Get(groupByLength), EvalSteps = evalFile is null ? 0 : values.Get(evalSteps),
+                Method = values.Get(method)!,
+                LearningRate = values.Get(lr),
+                MaxSteps = values.Get(steps),
+                BatchSize = values.Get(batch),
+                Scheduler = values.Get(scheduler),
+                WarmupRatio = values.Get(warmup),
+                MaxGradNorm = values.Get(clip),
+                Lambda = values.Get(lambda),
+                Gamma = values.Get(gamma),
+                Seed = values.Get(seed),
+                OutputDirectory = outDir,
+                GradientAccumulationSteps = values.Get(accum),
+                Optimizer = values.Get(optimizerKind),
+                WeightDecay = values.Get(weightDecay),
+                SaveSteps = values.Get(saveSteps),
+                SaveTotalLimit = values.Get(saveLimit),
+                Resume = values.Get(resume),
+                Beta = values.Get(beta),
+                BetaR = values.Get(betaR),
+                GroupByLength = values.Get(groupByLength),
+                EvalSteps = evalFile is null ? 0 : values.Get(evalSteps),
             };
             using var lm = LlamaForCausalLM.FromPretrained(dir);
             using var compute = values.Get(bf16) ? new LlamaForCausalLM(lm.Config) : null;

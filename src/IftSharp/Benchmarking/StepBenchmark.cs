@@ -1,9 +1,9 @@
-using IftSharp.Core;
 using System.Diagnostics;
+using IftSharp.Core;
 using IftSharp.Models;
 using IftSharp.Objectives;
-using IftSharp.Training.Optimizers;
 using IftSharp.Training;
+using IftSharp.Training.Optimizers;
 using static TorchSharp.torch;
 
 namespace IftSharp.Benchmarking;

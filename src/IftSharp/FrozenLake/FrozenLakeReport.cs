@@ -24,8 +24,13 @@ public static class FrozenLakeReport
 
     public static string Name(LakeMethod m) => m switch
     {
-        LakeMethod.Sft => "SFT", LakeMethod.Ift => "IFT", LakeMethod.Dpo => "DPO", LakeMethod.Orpo => "ORPO",
-        LakeMethod.Exo => "EXO", LakeMethod.SimPo => "SimPO", _ => m.ToString(),
+        LakeMethod.Sft => "SFT",
+        LakeMethod.Ift => "IFT",
+        LakeMethod.Dpo => "DPO",
+        LakeMethod.Orpo => "ORPO",
+        LakeMethod.Exo => "EXO",
+        LakeMethod.SimPo => "SimPO",
+        _ => m.ToString(),
     };
 
     private static Summary Summarise(string name, IReadOnlyList<LakeRun> runs)
@@ -141,7 +146,10 @@ public static class FrozenLakeReport
             var rect = plot.Add.Rectangle(c, c + 1, y, y + 1);
             rect.FillColor = map.Cell(s) switch
             {
-                'H' => Colors.Black.WithAlpha(0.75), 'G' => Colors.Gold, 'S' => Colors.LightGreen, _ => Colors.AliceBlue,
+                'H' => Colors.Black.WithAlpha(0.75),
+                'G' => Colors.Gold,
+                'S' => Colors.LightGreen,
+                _ => Colors.AliceBlue,
             };
             rect.LineColor = Colors.Gray;
             if (map.IsTerminal(s)) continue;
@@ -150,7 +158,10 @@ public static class FrozenLakeReport
             double len = 0.4 * p;
             var (dx, dy) = (LakeAction)best switch
             {
-                LakeAction.Left => (-len, 0.0), LakeAction.Right => (len, 0.0), LakeAction.Up => (0.0, len), _ => (0.0, -len),
+                LakeAction.Left => (-len, 0.0),
+                LakeAction.Right => (len, 0.0),
+                LakeAction.Up => (0.0, len),
+                _ => (0.0, -len),
             };
             var center = new Coordinates(c + 0.5, y + 0.5);
             var arrow = plot.Add.Arrow(new Coordinates(center.X - dx, center.Y - dy), new Coordinates(center.X + dx, center.Y + dy));

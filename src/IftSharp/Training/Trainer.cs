@@ -232,7 +232,7 @@ public static class Trainer
         int step = startStep;
         void Save() => TrainingCheckpoint.Write(output!, new TrainerState(step, epoch, cursor, o.Method, o.Seed), checkpoint!, optimizer, o.SaveTotalLimit);
 
-        for (; step < o.MaxSteps; )
+        for (; step < o.MaxSteps;)
         {
             if (cancel.IsCancellationRequested) break;
             var clock = Stopwatch.StartNew();

@@ -1,7 +1,7 @@
-using IftSharp.Tests.Support;
 using System.CommandLine;
 using IftSharp.Cli.Commands;
 using IftSharp.Models;
+using IftSharp.Tests.Support;
 using IftSharp.Tokenization;
 using Xunit;
 

@@ -1,6 +1,6 @@
-using IftSharp.Tests.Support;
 using IftSharp.Core;
 using IftSharp.Data;
+using IftSharp.Tests.Support;
 using IftSharp.Tokenization;
 using Xunit;
 

@@ -117,7 +117,10 @@ public class ObjectiveGoldenTests
             LabelSmoothing = c.GetProperty("label_smoothing").GetDouble(),
             LossType = c.GetProperty("type").GetString() switch
             {
-                "sigmoid" => DpoLossType.Sigmoid, "hinge" => DpoLossType.Hinge, "ipo" => DpoLossType.Ipo, _ => DpoLossType.ExoPair,
+                "sigmoid" => DpoLossType.Sigmoid,
+                "hinge" => DpoLossType.Hinge,
+                "ipo" => DpoLossType.Ipo,
+                _ => DpoLossType.ExoPair,
             },
         };
         var p = Pairs();

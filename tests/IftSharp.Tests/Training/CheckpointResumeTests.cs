@@ -1,6 +1,6 @@
-using IftSharp.Tests.Support;
 using IftSharp.Data;
 using IftSharp.Models;
+using IftSharp.Tests.Support;
 using IftSharp.Tokenization;
 using IftSharp.Training;
 using Xunit;

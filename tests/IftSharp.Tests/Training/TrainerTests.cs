@@ -1,7 +1,7 @@
-using IftSharp.Tests.Support;
 using System.Text.Json;
 using IftSharp.Data;
 using IftSharp.Models;
+using IftSharp.Tests.Support;
 using IftSharp.Tokenization;
 using IftSharp.Training;
 using Xunit;

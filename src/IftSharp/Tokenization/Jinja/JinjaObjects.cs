@@ -187,7 +187,9 @@ internal static class JinjaObjects
         }),
         "join" => new Callable(name, (a, _) => string.Join(s, Py.Iterate(a.Count > 0 ? a[0] : null).Select(x => x switch
         {
-            string str => str, Markup m => m.Text, _ => throw new JinjaRuntimeException($"str.join: expected str items, got {Py.TypeName(x)}"),
+            string str => str,
+            Markup m => m.Text,
+            _ => throw new JinjaRuntimeException($"str.join: expected str items, got {Py.TypeName(x)}"),
         }))),
         _ => null,
     };

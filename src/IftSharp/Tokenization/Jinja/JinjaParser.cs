@@ -41,7 +41,10 @@ internal sealed class JinjaParser
         {
             string wanted = value is not null ? $"'{value}'" : kind switch
             {
-                TokenKind.Name => "a name", TokenKind.BlockEnd => "end of statement block '%}'", TokenKind.VarEnd => "'}}'", _ => kind.ToString(),
+                TokenKind.Name => "a name",
+                TokenKind.BlockEnd => "end of statement block '%}'",
+                TokenKind.VarEnd => "'}}'",
+                _ => kind.ToString(),
             };
             throw JinjaError.Syntax(t.Line, $"expected {wanted}, got {t.Describe()}");
         }

@@ -132,8 +132,15 @@ internal static class Py
         foreach (char c in s)
             sb.Append(c switch
             {
-                '\u00df' => "SS", '\ufb00' => "FF", '\ufb01' => "FI", '\ufb02' => "FL", '\ufb03' => "FFI", '\ufb04' => "FFL",
-                '\ufb05' or '\ufb06' => "ST", '\u0149' => "\u02bcN", _ => c.ToString(),
+                '\u00df' => "SS",
+                '\ufb00' => "FF",
+                '\ufb01' => "FI",
+                '\ufb02' => "FL",
+                '\ufb03' => "FFI",
+                '\ufb04' => "FFL",
+                '\ufb05' or '\ufb06' => "ST",
+                '\u0149' => "\u02bcN",
+                _ => c.ToString(),
             });
         return sb.ToString().ToUpperInvariant();
     }
