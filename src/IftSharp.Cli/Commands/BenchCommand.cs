@@ -59,8 +59,8 @@ public static class BenchCommand
                 allRounds.Add(RunWorker(method, shape));
             }
             if (round > 1) continue; // a contrast, not a ratio: one round is enough
-            AnsiConsole.MarkupLine($"  round {round}/{rounds}: measuring sft with glibc's default malloc ...");
-            allRounds.Add(RunWorker("sft", shape, UntunedMalloc) with { Method = UntunedSft });
+            AnsiConsole.MarkupLine($"  round {round}/{rounds}: measuring {StepBenchmark.Baseline} with glibc's default malloc ...");
+            allRounds.Add(RunWorker(StepBenchmark.Baseline, shape, UntunedMalloc) with { Method = UntunedSft });
         }
         steps.AddRange(allRounds.GroupBy(m => m.Method).Select(g => g.MinBy(m => m.MedianSeconds)!));
         AnsiConsole.MarkupLine("  measuring matmul peak, generation, PyTorch ...");
@@ -74,17 +74,17 @@ public static class BenchCommand
         if (curveSteps > 0)
         {
             AnsiConsole.MarkupLine($"  training {curveSteps} SFT steps on text in float32, then in bfloat16 mixed precision ...");
-            curve32 = LossCurveBenchmark.Run("sft", shape, curveSteps, bf16: false);
-            curve16 = LossCurveBenchmark.Run("sft", shape, curveSteps, bf16: true);
+            curve32 = LossCurveBenchmark.Run(StepBenchmark.Baseline, shape, curveSteps, bf16: false);
+            curve16 = LossCurveBenchmark.Run(StepBenchmark.Baseline, shape, curveSteps, bf16: true);
             if (noiseFloor)
             {
                 AnsiConsole.MarkupLine("  ... and in float32 from the initial weights rounded to bfloat16 (the comparison's noise floor) ...");
-                curveNoise = LossCurveBenchmark.Run("sft", shape, curveSteps, bf16: false, roundStart: true);
+                curveNoise = LossCurveBenchmark.Run(StepBenchmark.Baseline, shape, curveSteps, bf16: false, roundStart: true);
             }
         }
         var curveDifference = curve32 is null ? ((double, double)?)null : LossCurveBenchmark.RelativeDifference(curve32, curve16!);
 
-        var sft = steps.Single(s => s.Method == "sft");
+        var sft = steps.Single(s => s.Method == StepBenchmark.Baseline);
         double mfu = shape.SftStepFlops() / sft.MedianSeconds / 1e9 / f32;
         var report = new
         {
@@ -138,14 +138,14 @@ public static class BenchCommand
         foreach (var s in steps)
             sb.AppendLine(string.Create(c, $"| {s.Method} | {s.MedianSeconds:F3} | {s.MedianSeconds / sft.MedianSeconds:F2} | {s.TokensPerSecond:F0} | {s.PeakResidentMegabytes:F0} | {s.PeakResidentMegabytes / sft.PeakResidentMegabytes:F2} |"));
         sb.AppendLine();
-        foreach (var m in new[] { "sft", "ift" })
+        foreach (var m in StepBenchmark.Bf16Methods)
         {
             var f = steps.Single(s => s.Method == m);
-            var b = steps.Single(s => s.Method == m + "-bf16");
+            var b = steps.Single(s => s.Method == StepBenchmark.Bf16(m));
             sb.AppendLine(string.Create(c, $"- {m} in bfloat16 mixed precision (float32 master weights): {f.MedianSeconds / b.MedianSeconds:F2}× the float32 step's speed"));
         }
-        var doubled = steps.Single(s => s.Method == "sft-2x");
-        var againstDoubled = string.Join(", ", steps.Where(s => s.Method is "dpo" or "orpo" or "exo" or "simpo")
+        var doubled = steps.Single(s => s.Method == StepBenchmark.Doubled);
+        var againstDoubled = string.Join(", ", steps.Where(s => StepBenchmark.PairwiseMethods.Contains(s.Method))
             .Select(s => string.Create(c, $"{s.Method} {s.MedianSeconds / doubled.MedianSeconds:F2}×")));
         sb.AppendLine(string.Create(c, $"- SFT on twice the rows (a preference step's tokens) takes {doubled.MedianSeconds / sft.MedianSeconds:F2}× SFT; against it, {againstDoubled} (the objective's own share)"));
         sb.AppendLine(string.Create(c, $"- matmul peak (2048², fastest of 10): float32 {f32:F0} GFLOP/s, bfloat16 {bf16:F0} GFLOP/s"));
@@ -179,7 +179,7 @@ public static class BenchCommand
         return sb.ToString();
     }
 
-    private const string UntunedSft = "sft (default malloc)";
+    private static readonly string UntunedSft = StepBenchmark.Baseline + " (default malloc)";
     private static readonly Dictionary<string, string> UntunedMalloc = new() { ["IFTSHARP_MALLOC_TUNING"] = "0" };
     /// <summary>The environment-variable form of <see cref="LargeAllocations"/>, for a process that cannot call mallopt itself.</summary>
     private static readonly Dictionary<string, string> GlibcTunables = new() { ["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647" };

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using IftSharp.Data;
 using IftSharp.Evaluation;
+using IftSharp.Methods;
 using IftSharp.Models;
 using IftSharp.Tokenization;
 using IftSharp.Training;
@@ -28,8 +29,13 @@ public static class LossCurveBenchmark
             using (TorchSharp.torch.no_grad())
                 foreach (var p in master.parameters()) p.copy_(p.to(TorchSharp.torch.ScalarType.BFloat16));
         using var compute = bf16 ? new LlamaForCausalLM(shape.Config) : null;
-        var options = new TrainerOptions { Method = method, LearningRate = 1e-3, MaxSteps = steps, BatchSize = shape.Batch, Seed = 0 };
-        var history = Trainer.Train(master, examples, 0, options, bf16Compute: compute);
+        var session = new TrainingSession
+        {
+            Model = master, ComputeCopy = compute, PadId = 0,
+            Options = new TrainerOptions { LearningRate = 1e-3, MaxSteps = steps, BatchSize = shape.Batch, Seed = 0 },
+        };
+        var trained = MethodRegistry.Get(method);
+        var history = trained.Train(session, MethodData.Of(examples), null, trained.Defaults);
         return new LossCurve(method, bf16, history.Select(m => m.Loss).ToList(), clock.Elapsed.TotalSeconds);
     }
 

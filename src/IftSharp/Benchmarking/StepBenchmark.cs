@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using IftSharp.Core;
+using IftSharp.Methods;
 using IftSharp.Models;
-using IftSharp.Objectives;
 using IftSharp.Training;
 using IftSharp.Training.Optimizers;
 using static TorchSharp.torch;
@@ -43,74 +43,62 @@ public sealed record BenchmarkShape
 public sealed record StepMeasurement(string Method, double MedianSeconds, double MinSeconds, double TokensPerSecond, double PeakResidentMegabytes);
 
 /// <summary>
-/// Times complete optimizer steps (forward, objective, backward, AdamW) of each method on the benchmark model.
-/// Preference methods take a batch of <see cref="BenchmarkShape.Batch"/> pairs, i.e. twice SFT's sequences, with
+/// Times the trainer's own optimizer steps (forward, objective, backward, clipping, AdamW, metrics — the
+/// <see cref="Trainer"/> loop <c>train</c> runs) of every registered method on the benchmark model, on random data of the
+/// method's shape. Pairwise methods take <see cref="BenchmarkShape.Batch"/> pairs, twice SFT's sequences, with
 /// reference log-probs precomputed (as <c>--precompute-ref-logps</c> does), so their ratio to SFT is "per pair".
 /// </summary>
 public static class StepBenchmark
 {
-    /// <summary>"sft-2x" is SFT on twice the rows, the same tokens as a preference step: the share of a preference step's cost that comes from the model at 2B rows rather than from the objective.</summary>
-    public static readonly string[] Methods = ["sft", "ift", "dpo", "orpo", "exo", "simpo", "sft-2x", "sft-bf16", "ift-bf16"];
+    private const string Bf16Suffix = "-bf16";
 
-    public static StepMeasurement Run(string method, BenchmarkShape shape)
+    /// <summary>The method every ratio is taken against.</summary>
+    public static string Baseline => MethodRegistry.All[0].Name;
+
+    /// <summary>The baseline on twice the rows, the same tokens as a preference step: the share of a preference step's cost
+    /// that comes from the model at 2B rows rather than from the objective.</summary>
+    public static string Doubled => Baseline + "-2x";
+
+    /// <summary>The single-target methods, measured in bfloat16 mixed precision too.</summary>
+    public static IReadOnlyList<string> Bf16Methods { get; } =
+        MethodRegistry.All.Where(m => m.Shape == DataShape.SingleTarget).Select(m => m.Name).ToList();
+
+    public static string Bf16(string method) => method + Bf16Suffix;
+
+    /// <summary>The methods trained on preference pairs (their steps are compared with <see cref="Doubled"/>).</summary>
+    public static IReadOnlyList<string> PairwiseMethods { get; } =
+        MethodRegistry.All.Where(m => m.Shape == DataShape.PreferencePairs).Select(m => m.Name).ToList();
+
+    /// <summary>Every registered method, then <see cref="Doubled"/> and the bf16 steps.</summary>
+    public static IReadOnlyList<string> Methods { get; } = [.. MethodRegistry.Names, Doubled, .. Bf16Methods.Select(Bf16)];
+
+    public static StepMeasurement Run(string name, BenchmarkShape shape)
     {
         LargeAllocations.KeepPagesAcrossSteps();
-        bool bf16 = method.EndsWith("-bf16", StringComparison.Ordinal);
-        bool doubled = method == "sft-2x";
-        string objective = bf16 ? method[..^5] : doubled ? "sft" : method;
+        bool bf16 = name.EndsWith(Bf16Suffix, StringComparison.Ordinal);
+        var method = MethodRegistry.Get(bf16 ? name[..^Bf16Suffix.Length] : name == Doubled ? Baseline : name);
+        int items = name == Doubled ? 2 * shape.Batch : shape.Batch;
+        var data = method.Synthetic(new SyntheticRequest(items, shape.Sequence, shape.Prompt, shape.Vocab));
         using var master = ModelFactory.CreateFromConfig(shape.Config, seed: 0);
         using var computeCopy = bf16 ? ModelFactory.CreateFromConfig(shape.Config, seed: 0) : null;
-        var model = computeCopy ?? master;
-        var shadow = bf16 ? new Bf16Shadow(master, model) : null;
-        var optimizer = new AdamWOptimizer(master.parameters(), lr: 1e-5);
-        using var frozen = new FrozenEmbeddingCopy(model);
-        var generator = new TorchSharp.torch.Generator(1);
-        bool pairs = objective is not ("sft" or "ift") || doubled;
-        int rows = pairs ? 2 * shape.Batch : shape.Batch;
-        var ids = randint(0, shape.Vocab, new long[] { rows, shape.Sequence }, generator: generator).DetachFromDisposeScope();
-        var labels = ids.clone().DetachFromDisposeScope();
-        using (no_grad()) labels.narrow(1, 0, shape.Prompt).FillInPlace(TokenLogProbs.IgnoreIndex);
-        var referenceSums = (-randn(rows, generator: generator).abs()).Times(100).Minus(500).DetachFromDisposeScope(); // stands for precomputed log-probs
-
-        var times = new List<double>();
-        for (int i = 0; i < shape.Warmup + shape.Repeats; i++)
+        var reference = method.NeedsReference ? ModelFactory.CreateFromConfig(shape.Config, seed: 0) : null;
+        if (reference is not null) foreach (var p in reference.parameters()) p.requires_grad = false;
+        var session = new TrainingSession
         {
-            var clock = Stopwatch.StartNew();
-            using (var scope = NewDisposeScope())
+            Model = master, ComputeCopy = computeCopy, InitialReference = reference, OwnsReference = true,
+            PrecomputeReference = method.SupportsPrecomputedReference, PadId = 0, MaxLength = shape.Sequence,
+            Options = new TrainerOptions
             {
-                shadow?.PullWeights();
-                optimizer.zero_grad();
-                var loss = Loss(objective, model, ids, labels, referenceSums, shape.Batch, frozen);
-                loss.backward();
-                shadow?.PushGradients();
-                optimizer.step();
-                if (objective == "ift") frozen.Sync(model);
-            }
-            if (i >= shape.Warmup) times.Add(clock.Elapsed.TotalSeconds);
-        }
-        times.Sort();
-        double median = times[times.Count / 2];
-        ids.Dispose(); labels.Dispose(); referenceSums.Dispose();
-        return new StepMeasurement(method, median, times[0], rows * (double)shape.Sequence / median, PeakResidentMegabytes());
-    }
-
-    private static Tensor Loss(string method, LlamaForCausalLM model, Tensor ids, Tensor labels, Tensor referenceSums, int pairs, FrozenEmbeddingCopy frozen)
-    {
-        if (method == "ift") return IftForward.Loss(model, ids, labels, null, new IftOptions(), frozen).Loss;
-        var (logps, mask) = TokenLogProbs.Gather(model.Forward(ids), labels);
-        if (method == "sft") return Sft.Loss(logps, mask).Loss;
-        var chosen = SequenceLogps.From(logps.narrow(0, 0, pairs), mask.narrow(0, 0, pairs));
-        var rejected = SequenceLogps.From(logps.narrow(0, pairs, pairs), mask.narrow(0, pairs, pairs));
-        var refChosen = new SequenceLogps(referenceSums.narrow(0, 0, pairs), chosen.Length);
-        var refRejected = new SequenceLogps(referenceSums.narrow(0, pairs, pairs), rejected.Length);
-        return method switch
-        {
-            "dpo" => Dpo.Loss(chosen, rejected, refChosen, refRejected, new DpoOptions()).Loss,
-            "orpo" => Orpo.Loss(chosen, rejected, Sft.Loss(logps.narrow(0, 0, pairs), mask.narrow(0, 0, pairs)).Loss, new OrpoOptions()).Loss,
-            "exo" => Exo.PairLoss(chosen, rejected, refChosen, refRejected, new ExoOptions()).Loss,
-            "simpo" => SimPo.Loss(chosen, rejected, new SimPoOptions()).Loss,
-            _ => throw new ArgumentException($"unknown method '{method}'; expected one of {string.Join(", ", Methods)}"),
+                LearningRate = 1e-5, MaxSteps = shape.Warmup + shape.Repeats, BatchSize = items, WarmupRatio = 0, Scheduler = ScheduleKind.Constant,
+            },
         };
+        IReadOnlyList<StepMetrics> history;
+        try { history = method.Train(session, data, null, method.Defaults); }
+        finally { session.ReleaseReference(); }
+        var times = history.Skip(shape.Warmup).Select(m => m.Seconds).Order().ToList();
+        double median = times[times.Count / 2];
+        long tokens = (long)(history[^1].TokensPerSecond * history[^1].Seconds);
+        return new StepMeasurement(name, median, times[0], tokens / median, PeakResidentMegabytes());
     }
 
     /// <summary>The process's peak resident set (VmHWM), in MiB; 0 where /proc is unavailable.</summary>

@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using IftSharp.Core;
 using IftSharp.Data;
+using IftSharp.Methods;
 using IftSharp.Models;
 using IftSharp.Tokenization;
 using IftSharp.Training;
@@ -43,12 +44,12 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         var data = new List<PreferenceDataSummary>();
         for (int seed = 1; seed <= settings.Seeds; seed++)
         {
-            var (summary, sft, pairs) = BuildData(baseDir, seed);
+            var summary = BuildData(baseDir, seed);
             data.Add(summary);
             foreach (var recipe in recipes)
             {
                 cancel.ThrowIfCancellationRequested();
-                var (dir, seconds) = Train(recipe, seed, baseDir, sft, pairs, cancel);
+                var (dir, seconds) = Train(recipe, seed, baseDir, summary.Directory, cancel);
                 runs.Add(new CompareRun(recipe.Name, seed, Evaluate(dir, $"{recipe.Name} seed {seed}", evalSets), seconds, dir));
             }
         }
@@ -81,12 +82,16 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
                 EosTokenId = [tokenizer.EosTokenId!.Value], PadTokenId = tokenizer.PadTokenId,
             };
             using var model = ModelFactory.CreateFromConfig(config, seed: b.Seed);
-            var options = new TrainerOptions
+            var session = new TrainingSession
             {
-                Method = "sft", LearningRate = b.LearningRate, MaxSteps = b.Steps, BatchSize = b.BatchSize, Seed = b.Seed,
-                WarmupRatio = 0.05, OutputDirectory = temp,
+                Model = model, PadId = endOfText, Cancel = cancel, OnStep = m => Advance("pretraining the base model", m),
+                Options = new TrainerOptions
+                {
+                    LearningRate = b.LearningRate, MaxSteps = b.Steps, BatchSize = b.BatchSize, Seed = b.Seed, WarmupRatio = 0.05, OutputDirectory = temp,
+                },
             };
-            var history = Trainer.Train(model, examples, endOfText, options, m => Advance("pretraining the base model", m), cancel);
+            var sftMethod = MethodRegistry.Get("sft");
+            var history = sftMethod.Train(session, MethodData.Of(examples, "documents"), null, sftMethod.Defaults);
             if (history.Count < b.Steps) throw new OperationCanceledException();
             model.SavePretrained(temp);
             tokenizer.Save(temp);
@@ -104,7 +109,7 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
     /// (prompt, chosen, rejected as message lists) with the same prompts. A rejected answer is the base model's own
     /// sampled answer when that is wrong; a corrupted solution when the model answered right.
     /// </summary>
-    private (PreferenceDataSummary, IReadOnlyList<TrainingExample>, IReadOnlyList<PreferenceExample>) BuildData(string baseDir, int seed)
+    private PreferenceDataSummary BuildData(string baseDir, int seed)
     {
         var f = settings.FineTune;
         var dir = Path.Combine(output, $"seed-{seed}", $"data-{CompareSettings.Hash("data", BaseHash, f.ReasoningPrompts, f.FactPrompts, f.SampleTemperature, f.MaxNewTokens, seed)}");
@@ -141,14 +146,30 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
             File.WriteAllText(Path.Combine(temp, "summary.json"), JsonSerializer.Serialize(new { pairs = items.Count, sampled_rejected = sampled, corrupted_rejected = items.Count - sampled }));
         });
         var summary = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "summary.json")))!;
-        // Read back through the same loaders `iftsharp train` uses.
-        var sft = ConversationDataset.ReadExamples(Path.Combine(dir, "sft.jsonl"), tokenizer, template, settings.Base.MaxLength);
-        var pairs = PreferenceDataset.Read(Path.Combine(dir, "preference.jsonl"), tokenizer, template, settings.Base.MaxLength);
-        return (new PreferenceDataSummary(seed, (int)summary["pairs"]!, (int)summary["sampled_rejected"]!, (int)summary["corrupted_rejected"]!, dir), sft, pairs);
+        WriteUnpaired(dir);
+        return new PreferenceDataSummary(seed, (int)summary["pairs"]!, (int)summary["sampled_rejected"]!, (int)summary["corrupted_rejected"]!, dir);
     }
 
-    private (string Directory, double Seconds) Train(CompareRecipe recipe, int seed, string baseDir, IReadOnlyList<TrainingExample> sft,
-        IReadOnlyList<PreferenceExample> pairs, CancellationToken cancel)
+    /// <summary>
+    /// The preference pairs as KTO's unpaired rows (TRL's <c>unpair_preference_dataset</c>): each chosen answer desirable,
+    /// each rejected one undesirable. Derived from <c>preference.jsonl</c>, so it is written beside it when missing.
+    /// </summary>
+    private static void WriteUnpaired(string dataDir)
+    {
+        var path = Path.Combine(dataDir, "unpaired.jsonl");
+        if (File.Exists(path)) return;
+        var lines = new List<string>();
+        foreach (var line in File.ReadLines(Path.Combine(dataDir, "preference.jsonl")))
+        {
+            var row = JsonNode.Parse(line)!;
+            foreach (var (field, label) in new[] { ("chosen", true), ("rejected", false) })
+                lines.Add(new JsonObject { ["prompt"] = row["prompt"]!.DeepClone(), ["completion"] = row[field]!.DeepClone(), ["label"] = label }
+                    .ToJsonString(Readable));
+        }
+        AtomicFile.WriteAllText(path, string.Join("\n", lines) + "\n");
+    }
+
+    private (string Directory, double Seconds) Train(CompareRecipe recipe, int seed, string baseDir, string dataDir, CancellationToken cancel)
     {
         var f = settings.FineTune;
         var steps = recipe.StageSteps(f.Steps);
@@ -156,36 +177,28 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         double seconds = 0;
         for (int i = 0; i < recipe.Stages.Count; i++)
         {
-            var method = recipe.Stages[i].Method;
-            prefix += (prefix.Length > 0 ? "_" : "") + $"{method}{steps[i]}";
-            var dir = Path.Combine(output, $"seed-{seed}", $"{prefix}-{CompareSettings.Hash("train", BaseHash, f, seed, prefix)}");
+            var stage = recipe.Stages[i];
+            var method = MethodRegistry.Get(stage.Method);
+            var options = MethodRegistry.Options(method, stage.Settings);
+            prefix += (prefix.Length > 0 ? "_" : "") + $"{method.Name}{steps[i]}";
+            var hash = CompareSettings.Hash("train", BaseHash, f, seed, prefix, JsonSerializer.Serialize(options, options.GetType()));
+            var dir = Path.Combine(output, $"seed-{seed}", $"{prefix}-{hash}");
             var from = start;
             int stageSteps = steps[i];
-            var label = $"{recipe.Name} seed {seed}" + (recipe.Stages.Count > 1 ? $" ({method}, stage {i + 1}/{recipe.Stages.Count})" : "");
+            var label = $"{recipe.Name} seed {seed}" + (recipe.Stages.Count > 1 ? $" ({method.Name}, stage {i + 1}/{recipe.Stages.Count})" : "");
             bool ran = false;
             Stage(dir, label, stageSteps, temp =>
             {
                 ran = true;
                 var clock = Stopwatch.StartNew();
-                using var model = LlamaForCausalLM.FromPretrained(from);
-                var options = new TrainerOptions
+                var run = new TrainingRunOptions
                 {
-                    Method = method, LearningRate = f.LearningRate, MaxSteps = stageSteps, BatchSize = f.BatchSize, Seed = seed,
-                    Lambda = f.IftLambda, Gamma = f.IftGamma, OutputDirectory = temp,
-                    Beta = method switch { "dpo" => f.DpoBeta, "orpo" => f.OrpoBeta, "exo" => f.ExoBeta, "simpo" => f.SimPoBeta, _ => null },
+                    Method = method.Name, Model = from, Dataset = DataFile(dataDir, method.Shape), Output = temp, MaxLength = settings.Base.MaxLength,
+                    PrecomputeReferenceLogps = method.SupportsPrecomputedReference, MethodOptions = options,
+                    Trainer = new TrainerOptions { LearningRate = f.LearningRate, MaxSteps = stageSteps, BatchSize = f.BatchSize, Seed = seed },
                 };
-                IReadOnlyList<StepMetrics> history;
-                if (method is "sft" or "ift")
-                    history = Trainer.Train(model, sft, tokenizer.PadTokenId!.Value, options, m => Advance(label, m), cancel);
-                else
-                {
-                    using var reference = Trainer.NeedsReference(method) ? LlamaForCausalLM.FromPretrained(from) : null;
-                    history = Trainer.TrainPreference(model, reference, pairs, tokenizer.PadTokenId!.Value, options, precomputeReference: true,
-                        onStep: m => Advance(label, m), cancel: cancel);
-                }
-                if (history.Count < stageSteps) throw new OperationCanceledException();
-                model.SavePretrained(temp);
-                tokenizer.Save(temp);
+                var result = TrainingRun.Run(run, new TrainingRunCallbacks { OnStep = m => Advance(label, m), Cancel = cancel, Log = log });
+                if (result.Interrupted) throw new OperationCanceledException();
                 File.WriteAllText(Path.Combine(temp, "train_seconds.txt"), clock.Elapsed.TotalSeconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
             });
             if (!ran) log?.Invoke($"{label}: reusing {dir}");
@@ -194,6 +207,15 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         }
         return (start, seconds);
     }
+
+    /// <summary>The seed's fine-tuning data in the shape a method reads (each written in TRL's format by <see cref="BuildData"/>).</summary>
+    private static string DataFile(string dataDir, DataShape shape) => shape switch
+    {
+        DataShape.SingleTarget or DataShape.SelfGenerated => Path.Combine(dataDir, "sft.jsonl"),
+        DataShape.PreferencePairs => Path.Combine(dataDir, "preference.jsonl"),
+        DataShape.UnpairedLabelled => Path.Combine(dataDir, "unpaired.jsonl"),
+        _ => throw new InvalidOperationException($"the comparison has no {shape.Describe()} data"),
+    };
 
     /// <summary>The evaluation sets: fixed by the evaluation seed, the same for every method and training seed.</summary>
     private sealed class EvalSets(EvalSettings e)

@@ -1,7 +1,12 @@
+using IftSharp.Methods;
+
 namespace IftSharp.Evaluation;
 
-/// <summary>One training stage: a method and its share of the optimizer steps.</summary>
-public sealed record RecipeStage(string Method, double StepShare);
+/// <summary>
+/// One training stage: a registered method, its share of the optimizer steps, and settings that differ from the
+/// method's defaults (none of a method's coefficients: those stay at the registry's defaults).
+/// </summary>
+public sealed record RecipeStage(string Method, double StepShare, IReadOnlyDictionary<string, string>? Settings = null);
 
 /// <summary>
 /// A row of the comparison: the stages that turn the base model into this method's model. Sequential recipes
@@ -9,14 +14,13 @@ public sealed record RecipeStage(string Method, double StepShare);
 /// </summary>
 public sealed record CompareRecipe(string Name, IReadOnlyList<RecipeStage> Stages)
 {
+    /// <summary>
+    /// Every registered method whose data the comparison makes (single-target answers, preference pairs, the same pairs
+    /// unpaired, self-play from the answers), trained from the base model, then the sequential recipes SFT→DPO and SFT→IFT.
+    /// </summary>
     public static IReadOnlyList<CompareRecipe> All { get; } =
     [
-        new("SFT", [new("sft", 1)]),
-        new("IFT", [new("ift", 1)]),
-        new("DPO", [new("dpo", 1)]),
-        new("ORPO", [new("orpo", 1)]),
-        new("EXO", [new("exo", 1)]),
-        new("SimPO", [new("simpo", 1)]),
+        .. MethodRegistry.All.Where(m => m.Shape is not DataShape.RewardGroups).Select(m => new CompareRecipe(m.DisplayName, [new(m.Name, 1)])),
         new("SFT→DPO", [new("sft", 0.5), new("dpo", 0.5)]),
         new("SFT→IFT", [new("sft", 0.5), new("ift", 0.5)]),
     ];

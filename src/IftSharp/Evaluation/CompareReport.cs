@@ -29,9 +29,9 @@ public static class CompareReport
     }
 
     private static Row Summarise(string name, IReadOnlyList<TaskScores> s, IReadOnlyList<double> seconds) => new(name, s.Count,
-        FrozenLakeReport.MeanStd(s.Select(x => x.Reasoning)), FrozenLakeReport.MeanStd(s.Select(x => x.FactFollowing)),
-        FrozenLakeReport.MeanStd(s.Select(x => x.MultipleChoice)), FrozenLakeReport.MeanStd(s.Select(x => x.Average)),
-        FrozenLakeReport.MeanStd(s.Select(x => x.Perplexity)), seconds.Average());
+        Statistics.MeanStd(s.Select(x => x.Reasoning)), Statistics.MeanStd(s.Select(x => x.FactFollowing)),
+        Statistics.MeanStd(s.Select(x => x.MultipleChoice)), Statistics.MeanStd(s.Select(x => x.Average)),
+        Statistics.MeanStd(s.Select(x => x.Perplexity)), seconds.Average());
 
     public static void Write(CompareResult result, string directory)
     {
@@ -67,7 +67,7 @@ public static class CompareReport
 
             Base model: Llama-style, {b.Layers} layers, hidden {b.HiddenSize}, {b.AttentionHeads}/{b.KeyValueHeads} heads, byte-level vocabulary, {result.BaseParameters:N0} parameters, pretrained {b.Steps} steps of {b.BatchSize} on {b.Documents:N0} generated documents.
             Fine-tuning: every method {f.Steps} AdamW steps of {f.BatchSize} prompts at learning rate {f.LearningRate:G3} (cosine, 10% warm-up) on the same {result.Data[0].Pairs} prompts; sequential recipes spend half the steps on each stage.
-            Coefficients: DPO β {f.DpoBeta}, ORPO β {f.OrpoBeta}, EXO β {f.ExoBeta}, SimPO β {f.SimPoBeta}, IFT λ {f.IftLambda} γ {f.IftGamma}.
+            Coefficients (each method's defaults): {Coefficients()}.
             Rejected answers: {string.Join("; ", result.Data.Select(d => $"seed {d.Seed}: {d.SampledRejected} of {d.Pairs} sampled from the base model, {d.CorruptedRejected} corrupted solutions"))}.
             Evaluation items: {result.EvalCounts["reasoning"]} reasoning, {result.EvalCounts["fact_following"]} fact following, {result.EvalCounts["multiple_choice"]} multiple choice, {result.EvalCounts["held_out_texts"]} held-out texts.
             Total run time: {result.Seconds / 60:F1} min.
@@ -75,6 +75,10 @@ public static class CompareReport
             """);
         return sb.ToString();
     }
+
+    /// <summary>The settings every method of the comparison trained with, from the registry.</summary>
+    private static string Coefficients() => string.Join("; ", CompareRecipe.All.SelectMany(r => r.Stages).Select(s => s.Method).Distinct()
+        .Select(name => Methods.MethodRegistry.Get(name)).Select(m => $"{m.DisplayName} {Methods.MethodRegistry.DescribeDefaults(m)}"));
 
     public static string Json(CompareResult result)
     {

@@ -20,7 +20,7 @@ public sealed record BaseModelSettings
 
 /// <summary>
 /// Fine-tuning shared by every method (stages 2 and 3): the prompts, optimizer steps, batch and learning rate are
-/// the same for all; only each method's own coefficients differ, at the papers' defaults.
+/// the same for all; only each method's own coefficients differ, at their defaults in <see cref="Methods.MethodRegistry"/>.
 /// </summary>
 public sealed record FineTuneSettings
 {
@@ -32,12 +32,6 @@ public sealed record FineTuneSettings
     /// <summary>Sampling temperature for the base model's candidate rejected answers.</summary>
     public double SampleTemperature { get; init; } = 1.0;
     public int MaxNewTokens { get; init; } = 100;
-    public double DpoBeta { get; init; } = 0.1;
-    public double OrpoBeta { get; init; } = 0.25;
-    public double ExoBeta { get; init; } = 0.5;
-    public double SimPoBeta { get; init; } = 2.0;
-    public double IftLambda { get; init; } = 0.2;
-    public double IftGamma { get; init; } = 0.95;
 }
 
 /// <summary>The evaluation sets (stage 4): the same items for every method and seed.</summary>

@@ -1,31 +1,34 @@
 using IftSharp.Core;
+using IftSharp.Methods;
 using IftSharp.Objectives;
 using IftSharp.Training.Optimizers;
 using static TorchSharp.torch;
 
 namespace IftSharp.FrozenLake;
 
-/// <summary>The fine-tuning methods compared on Frozen Lake.</summary>
-public enum LakeMethod { Sft, Ift, Dpo, Orpo, Exo, SimPo }
-
 /// <summary>The metrics of one trained policy.</summary>
 public sealed record LakeMetrics(double ParameterMse, double PolicyMse, bool Success, int ExploredCells);
 
-public sealed record LakeRun(LakeMethod Method, int Seed, LakeMetrics Metrics);
+/// <summary>One trained policy's metrics; <see cref="Method"/> is a registered method's name (or "start").</summary>
+public sealed record LakeRun(string Method, int Seed, LakeMetrics Metrics);
 
 public sealed record FrozenLakeResult(FrozenLakeSettings Settings, FrozenLakeMap Map, Trajectory Optimal, Trajectory SubOptimal,
     double[,] OptimalPolicy, IReadOnlyList<LakeRun> Runs, IReadOnlyList<LakeRun> StartRuns,
-    IReadOnlyDictionary<LakeMethod, double[,]> FirstSeedPolicies, double[,] OptimalNetworkPolicy);
+    IReadOnlyDictionary<string, double[,]> FirstSeedPolicies, double[,] OptimalNetworkPolicy);
 
 /// <summary>
 /// The IFT paper's toy experiment (§5.3, App. B.2) reconstructed: every method fine-tunes the same randomly initialised
-/// two-layer policy (per seed) on trajectory data — SFT and IFT on the optimal route, the preference methods with the
-/// optimal route chosen and the sub-optimal one rejected — and is measured against the optimal parameterised policy,
-/// which is the same starting network fitted to the value-iteration policy π* on every state.
+/// two-layer policy (per seed) on trajectory data — the single-target methods (SFT, IFT) on the optimal route, the
+/// preference methods with the optimal route chosen and the sub-optimal one rejected, self-play (SPIN) with the
+/// policy's own greedy route rejected — and is measured against the optimal parameterised policy, which is the same
+/// starting network fitted to the value-iteration policy π* on every state. The methods and their defaults come from
+/// <see cref="MethodRegistry"/>: every registered method whose data has a meaning here (unpaired labels and reward
+/// groups have none: a route has no prompt to mismatch or score).
 /// </summary>
 public static class FrozenLakeExperiment
 {
-    public static readonly LakeMethod[] Methods = Enum.GetValues<LakeMethod>();
+    public static IReadOnlyList<ITrainingMethod> Methods { get; } =
+        MethodRegistry.All.Where(m => m is ISingleTargetObjective or IPairwiseObjective).ToList();
 
     public static FrozenLakeResult Run(FrozenLakeSettings settings, Action<string>? progress = null)
     {
@@ -42,20 +45,20 @@ public static class FrozenLakeExperiment
 
         var runs = new List<LakeRun>();
         var startRuns = new List<LakeRun>();
-        var firstPolicies = new Dictionary<LakeMethod, double[,]>();
+        var firstPolicies = new Dictionary<string, double[,]>();
         double[,]? firstOptimalNet = null;
         for (int seed = 0; seed < settings.Seeds; seed++)
         {
             using var scope = NewDisposeScope();
             var start = PolicyNetwork.Create(map.StateCount, settings.Hidden, (ulong)seed);
             var target = FitOptimal(start, map, piStar, settings);
-            startRuns.Add(new LakeRun(LakeMethod.Sft, seed, Measure(start, target, map, settings)));
+            startRuns.Add(new LakeRun("start", seed, Measure(start, target, map, settings)));
             if (seed == 0) firstOptimalNet = ToArray(target.Probabilities(map.StateCount));
             foreach (var method in Methods)
             {
                 var net = FineTune(method, start, map, optimal, subOptimal, settings);
-                runs.Add(new LakeRun(method, seed, Measure(net, target, map, settings)));
-                if (seed == 0) firstPolicies[method] = ToArray(net.Probabilities(map.StateCount));
+                runs.Add(new LakeRun(method.Name, seed, Measure(net, target, map, settings)));
+                if (seed == 0) firstPolicies[method.Name] = ToArray(net.Probabilities(map.StateCount));
                 net.Dispose();
             }
             progress?.Invoke($"seed {seed + 1}/{settings.Seeds} done");
@@ -83,52 +86,93 @@ public static class FrozenLakeExperiment
         return net;
     }
 
-    /// <summary>Fine-tunes a copy of <paramref name="start"/> with one method; the start network is the frozen reference.</summary>
-    public static PolicyNetwork FineTune(LakeMethod method, PolicyNetwork start, FrozenLakeMap map, Trajectory chosen, Trajectory rejected, FrozenLakeSettings settings)
+    /// <summary>
+    /// Fine-tunes a copy of <paramref name="start"/> with one method, at its registry defaults unless
+    /// <see cref="FrozenLakeSettings.MethodSettings"/> changes them; the start network is the frozen reference.
+    /// </summary>
+    public static PolicyNetwork FineTune(ITrainingMethod method, PolicyNetwork start, FrozenLakeMap map, Trajectory chosen, Trajectory rejected,
+        FrozenLakeSettings settings)
     {
+        var options = MethodRegistry.Options(method, settings.MethodSettings?.GetValueOrDefault(method.Name));
         var net = start.Copy();
         using var optimizer = new AdamWOptimizer(net.parameters(), settings.LearningRate, weightDecay: 0);
         using var scope = NewDisposeScope();
-        var chosenX = OneHot(chosen.States, map.StateCount);
-        var rejectedX = OneHot(rejected.States, map.StateCount);
-        SequenceLogps refChosen, refRejected;
-        using (no_grad())
-        {
-            refChosen = SequenceLogps.From(ActionLogps(start, chosenX, chosen), Ones(chosen));
-            refRejected = SequenceLogps.From(ActionLogps(start, rejectedX, rejected), Ones(rejected));
-        }
+        int rounds = method is IPairwiseObjective pairwise ? pairwise.SelfPlayRounds(options) : 0;
+        var reference = start;
+        PolicyNetwork? opponent = null;
         for (int step = 0; step < settings.Steps; step++)
         {
+            if (rounds > 0 && (opponent is null || Training.Trainer.RoundStart(RoundOf(step), rounds, settings.Steps) == step))
+            {
+                // Self-play: each round's opponent is the policy as the round starts; its own greedy route is the rejected one.
+                opponent?.Dispose();
+                opponent = net.Copy();
+                reference = opponent;
+                rejected = GreedyRoute(opponent, map);
+            }
             using var stepScope = NewDisposeScope();
             optimizer.zero_grad();
-            var loss = Loss(method, net, map, chosen, rejected, chosenX, rejectedX, refChosen, refRejected, settings);
+            var loss = Loss(method, options, net, reference, map, chosen, rejected);
             loss.backward();
             optimizer.step();
         }
+        opponent?.Dispose();
         return net;
+
+        int RoundOf(int step) => Enumerable.Range(0, rounds).Last(r => Training.Trainer.RoundStart(r, rounds, settings.Steps) <= step);
     }
 
-    private static Tensor Loss(LakeMethod method, PolicyNetwork net, FrozenLakeMap map, Trajectory chosen, Trajectory rejected,
-        Tensor chosenX, Tensor rejectedX, SequenceLogps refChosen, SequenceLogps refRejected, FrozenLakeSettings s)
+    /// <summary>A method's loss on the routes, through the same objective its language-model training uses.</summary>
+    private static Tensor Loss(ITrainingMethod method, object options, PolicyNetwork net, PolicyNetwork reference, FrozenLakeMap map,
+        Trajectory chosen, Trajectory rejected)
     {
+        var chosenX = OneHot(chosen.States, map.StateCount);
         var chosenMask = Ones(chosen);
-        if (method == LakeMethod.Sft) return Objectives.Sft.Loss(ActionLogps(net, chosenX, chosen), chosenMask).Loss;
-        if (method == LakeMethod.Ift)
+        if (method is ISingleTargetObjective single)
         {
-            var fused = IftInput(net, map, chosen, s.Lambda);
-            return Objectives.Ift.Loss(ActionLogps(net, fused, chosen), chosenMask, new IftOptions { Gamma = s.Gamma, Lambda = s.Lambda }).Loss;
+            var scores = new TargetScores(
+                () => new TokenScores(ActionLogps(net, chosenX, chosen), chosenMask),
+                (lambda, _) =>
+                {
+                    double firstPass;
+                    using (no_grad()) firstPass = -ActionLogps(net, chosenX, chosen).mean().item<double>();
+                    return new FusedScores(new TokenScores(ActionLogps(net, IftInput(net, map, chosen, lambda), chosen), chosenMask), firstPass);
+                });
+            return single.Loss(scores, options).Loss;
         }
+        var pairwise = (IPairwiseObjective)method;
+        var rejectedX = OneHot(rejected.States, map.StateCount);
         var chosenLogps = ActionLogps(net, chosenX, chosen);
         var c = SequenceLogps.From(chosenLogps, chosenMask);
         var r = SequenceLogps.From(ActionLogps(net, rejectedX, rejected), Ones(rejected));
-        return method switch
+        SequenceLogps? refChosen = null, refRejected = null;
+        if (pairwise.NeedsReference || pairwise.SelfPlayRounds(options) > 0)
+            using (no_grad())
+            {
+                refChosen = SequenceLogps.From(ActionLogps(reference, chosenX, chosen), chosenMask);
+                refRejected = SequenceLogps.From(ActionLogps(reference, rejectedX, rejected), Ones(rejected));
+            }
+        return pairwise.Loss(new PairScores(c, r, new TokenScores(chosenLogps, chosenMask), refChosen, refRejected), options).Loss;
+    }
+
+    /// <summary>The route the policy's most probable actions take from the start, until it ends (goal or hole) or has visited every cell.</summary>
+    public static Trajectory GreedyRoute(PolicyNetwork net, FrozenLakeMap map)
+    {
+        double[,] pi;
+        using (no_grad()) pi = ToArray(net.Probabilities(map.StateCount));
+        var states = new List<int>();
+        var actions = new List<LakeAction>();
+        int s = map.Start;
+        for (int step = 0; step < map.StateCount; step++)
         {
-            LakeMethod.Dpo => Objectives.Dpo.Loss(c, r, refChosen, refRejected, new DpoOptions { Beta = s.DpoBeta }).Loss,
-            LakeMethod.Orpo => Objectives.Orpo.Loss(c, r, Objectives.Sft.Loss(chosenLogps, chosenMask).Loss, new OrpoOptions { Beta = s.OrpoBeta }).Loss,
-            LakeMethod.Exo => Objectives.Exo.PairLoss(c, r, refChosen, refRejected, new ExoOptions { BetaPi = s.ExoBeta }).Loss,
-            LakeMethod.SimPo => Objectives.SimPo.Loss(c, r, new SimPoOptions { Beta = s.SimPoBeta, GammaBetaRatio = s.SimPoGammaBetaRatio }).Loss,
-            _ => throw new ArgumentOutOfRangeException(nameof(method)),
-        };
+            var best = (LakeAction)Enumerable.Range(0, 4).MaxBy(a => pi[s, a]);
+            states.Add(s);
+            actions.Add(best);
+            var (next, _, done) = map.Step(s, best);
+            if (done) break;
+            s = next;
+        }
+        return new Trajectory(states, actions);
     }
 
     /// <summary>

@@ -17,36 +17,20 @@ public static class FrozenLakeReport
     public static IReadOnlyList<Summary> Summarise(FrozenLakeResult result)
     {
         var rows = new List<Summary> { Summarise("start (no fine-tuning)", result.StartRuns) };
-        foreach (var m in FrozenLakeExperiment.Methods)
+        foreach (var m in result.Runs.Select(r => r.Method).Distinct())
             rows.Add(Summarise(Name(m), result.Runs.Where(r => r.Method == m).ToList()));
         return rows;
     }
 
-    public static string Name(LakeMethod m) => m switch
-    {
-        LakeMethod.Sft => "SFT",
-        LakeMethod.Ift => "IFT",
-        LakeMethod.Dpo => "DPO",
-        LakeMethod.Orpo => "ORPO",
-        LakeMethod.Exo => "EXO",
-        LakeMethod.SimPo => "SimPO",
-        _ => m.ToString(),
-    };
+    /// <summary>A method's display name (<c>dpo</c> → DPO).</summary>
+    public static string Name(string method) => Methods.MethodRegistry.Get(method).DisplayName;
 
     private static Summary Summarise(string name, IReadOnlyList<LakeRun> runs)
     {
-        var (pm, ps) = MeanStd(runs.Select(r => r.Metrics.ParameterMse));
-        var (qm, qs) = MeanStd(runs.Select(r => r.Metrics.PolicyMse));
-        var (em, es) = MeanStd(runs.Select(r => (double)r.Metrics.ExploredCells));
+        var (pm, ps) = Statistics.MeanStd(runs.Select(r => r.Metrics.ParameterMse));
+        var (qm, qs) = Statistics.MeanStd(runs.Select(r => r.Metrics.PolicyMse));
+        var (em, es) = Statistics.MeanStd(runs.Select(r => (double)r.Metrics.ExploredCells));
         return new Summary(name, pm, ps, qm, qs, runs.Average(r => r.Metrics.Success ? 1.0 : 0.0), em, es);
-    }
-
-    public static (double Mean, double Std) MeanStd(IEnumerable<double> values)
-    {
-        var v = values.ToArray();
-        double mean = v.Average();
-        double std = v.Length > 1 ? Math.Sqrt(v.Sum(x => (x - mean) * (x - mean)) / (v.Length - 1)) : 0;
-        return (mean, std);
     }
 
     /// <summary>Writes the three files, each through a temporary file renamed into place.</summary>
@@ -109,7 +93,7 @@ public static class FrozenLakeReport
             BarPlot("Explored cells", summaries, x => (x.Explored, x.ExploredStd)),
         };
         var gridPlots = new List<Plot> { GridPlot("optimal network", result.Map, result.OptimalNetworkPolicy) };
-        gridPlots.AddRange(FrozenLakeExperiment.Methods.Select(m => GridPlot(Name(m), result.Map, result.FirstSeedPolicies[m])));
+        gridPlots.AddRange(result.FirstSeedPolicies.Select(p => GridPlot(Name(p.Key), result.Map, p.Value)));
 
         int columns = gridPlots.Count;
         var multiplot = new Multiplot();

@@ -2,7 +2,8 @@ namespace IftSharp.FrozenLake;
 
 /// <summary>
 /// Settings of the Frozen Lake experiment. The paper gives only λ, γ, β for the language setting and says the toy
-/// "keeps similar hyper-parameters"; the network size, optimizer and steps are IftSharp's choices (README).
+/// "keeps similar hyper-parameters": each method takes its registry defaults (the language setting's); the network
+/// size, optimizer and steps are IftSharp's choices (README).
 /// </summary>
 public sealed record FrozenLakeSettings
 {
@@ -16,13 +17,8 @@ public sealed record FrozenLakeSettings
     public double Discount { get; init; } = 0.99;
     /// <summary>Steps to fit the optimal parameterised policy to π*.</summary>
     public int OptimalFitSteps { get; init; } = 500;
-    public double Lambda { get; init; } = 0.2;
-    public double Gamma { get; init; } = 0.95;
-    public double DpoBeta { get; init; } = 0.1;
-    public double OrpoBeta { get; init; } = 0.25;
-    public double ExoBeta { get; init; } = 0.5;
-    public double SimPoBeta { get; init; } = 2.0;
-    public double SimPoGammaBetaRatio { get; init; } = 0.8;
+    /// <summary>Settings of methods that differ from their registry defaults: method name → setting name → value (<c>ift</c> → <c>lambda</c> → <c>0.5</c>).</summary>
+    public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? MethodSettings { get; init; }
     /// <summary>A cell counts as explored when the policy's state distribution reaches this probability on it at some step.</summary>
     public double ExploredThreshold { get; init; } = 0.05;
 }

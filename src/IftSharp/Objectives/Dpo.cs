@@ -16,10 +16,15 @@ public enum DpoLossType
     ExoPair,
 }
 
+/// <summary>DPO's settings; the defaults are TRL's and the DPO paper's.</summary>
 public sealed record DpoOptions
 {
+    [Setting("beta", "β: how strongly the policy is kept near the reference (the implicit KL penalty's weight)", Min = 0, MinExclusive = true)]
     public double Beta { get; init; } = 0.1;
+    [Setting("label-smoothing", "ε: the probability that a pair's preference label is flipped (conservative DPO; exo_pair's target)",
+        Min = 0, Max = 0.5, MaxExclusive = true)]
     public double LabelSmoothing { get; init; }
+    [Setting("loss-type", "sigmoid (DPO), hinge (SLiC), ipo (length-normalised IPO, as TRL), exo_pair (TRL's pairwise EXO; needs ε > 0)")]
     public DpoLossType LossType { get; init; } = DpoLossType.Sigmoid;
 }
 

@@ -3,14 +3,48 @@ using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
 
+/// <summary>Which target distribution pairwise EXO pulls the policy toward.</summary>
+public enum ExoTarget
+{
+    /// <summary>The official code's hard-coded unnormalised log p = [0, −10] (ε ≈ 4.54e−5).</summary>
+    Official,
+    /// <summary>TRL's <c>exo_pair</c>: the normalised target (1−ε, ε) with ε = label smoothing.</summary>
+    Smoothed,
+}
+
+/// <summary>Pairwise EXO's settings; defaults are the official code's (haozheji/exact-optimization).</summary>
 public sealed record ExoOptions
 {
     /// <summary>β_π, the coefficient on the summed log-ratio (official scripts: 0.5; TRL's DPO beta plays this role).</summary>
+    [Setting("beta", "β_π: the coefficient on the summed log-ratio (the policy's implied reward)", Min = 0, MinExclusive = true)]
     public double BetaPi { get; init; } = 0.5;
-    /// <summary>β_r, the reward temperature of the K-sample form (official scripts: 0.5; unused for pairs).</summary>
+    /// <summary>
+    /// Logits of policy and reference are divided by this before the log-softmax. The official argparse default is 1;
+    /// its scripts pass 0.8, the temperature they sampled the completions at.
+    /// </summary>
+    [Setting("logit-temperature", "Divide policy and reference logits by this (official scripts: 0.8, the sampling temperature of the data)",
+        Min = 0, MinExclusive = true)]
+    public double LogitTemperature { get; init; } = 1.0;
+    [Setting("exo-target", "official: the code's unnormalised target log p = [0, -10]; smoothed: TRL's (1-ε, ε) with ε = --label-smoothing")]
+    public ExoTarget TargetKind { get; init; } = ExoTarget.Official;
+    [Setting("label-smoothing", "ε of the smoothed target (TRL recommends 1e-3)", Min = 0, Max = 1, MinExclusive = true, MaxExclusive = true)]
+    public double LabelSmoothing { get; init; } = 1e-3;
+
+    /// <summary>The pairwise target these settings describe.</summary>
+    public Exo.PairTarget Target => TargetKind == ExoTarget.Official ? Exo.PairTarget.Official : Exo.PairTarget.Smoothed(LabelSmoothing);
+}
+
+/// <summary>EXO's K-sample reward form (official <c>exo-rw</c>): its settings, defaults from the official scripts.</summary>
+public sealed record ExoRewardOptions
+{
+    [Setting("beta", "β_π: the coefficient on the summed log-ratio (the policy's implied reward)", Min = 0, MinExclusive = true)]
+    public double BetaPi { get; init; } = 0.5;
+    /// <summary>β_r, the reward temperature of the target softmax(r/β_r) (official scripts: 0.5).</summary>
+    [Setting("beta-r", "β_r: temperature of the target distribution softmax(reward / β_r)", Min = 0, MinExclusive = true)]
     public double BetaR { get; init; } = 0.5;
-    /// <summary>The pairwise target distribution: the official code's unnormalised log p = [0, −10], or TRL's smoothed (1−ε, ε).</summary>
-    public Exo.PairTarget Target { get; init; } = Exo.PairTarget.Official;
+    [Setting("logit-temperature", "Divide policy and reference logits by this (official scripts: 0.8, the sampling temperature of the data)",
+        Min = 0, MinExclusive = true)]
+    public double LogitTemperature { get; init; } = 1.0;
 }
 
 /// <summary>
@@ -65,7 +99,7 @@ public static class Exo
     /// The K-sample reward form (official <c>exo-rw</c>): groups of K completions of one prompt with scalar rewards,
     /// target p = softmax(r/β_r). Inputs are [G, K] summed completion log-probs of policy and reference, and rewards.
     /// </summary>
-    public static ObjectiveResult RewardLoss(Tensor policySums, Tensor referenceSums, Tensor rewards, ExoOptions options)
+    public static ObjectiveResult RewardLoss(Tensor policySums, Tensor referenceSums, Tensor rewards, ExoRewardOptions options)
     {
         using var scope = NewDisposeScope();
         var ratio = policySums - referenceSums;
@@ -80,7 +114,7 @@ public static class Exo
     /// The official repository's K-way "DPO" baseline (<c>dpo-rw</c>): the forward-KL / cross-entropy counterpart,
     /// −Σ_i p_i log q_i; with K = 2 and hard labels it is standard DPO.
     /// </summary>
-    public static ObjectiveResult SoftLabelDpoLoss(Tensor policySums, Tensor referenceSums, Tensor rewards, ExoOptions options)
+    public static ObjectiveResult SoftLabelDpoLoss(Tensor policySums, Tensor referenceSums, Tensor rewards, ExoRewardOptions options)
     {
         using var scope = NewDisposeScope();
         var ratio = policySums - referenceSums;

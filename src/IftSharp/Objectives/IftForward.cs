@@ -39,19 +39,32 @@ public static class IftForward
     public static ObjectiveResult Loss(ICausalLM model, Tensor inputIds, Tensor labels, Tensor? attentionMask,
         IftOptions options, FrozenEmbeddingCopy? frozenEmbedding)
     {
-        Func<Tensor, Tensor> embed = options.TrainFusionEmbedding
+        using var scope = NewDisposeScope();
+        var (logps, mask, firstPassNll) = FusedPass(model, inputIds, labels, attentionMask, options.Lambda,
+            options.TrainFusionEmbedding, frozenEmbedding);
+        var result = Ift.Loss(logps, mask, options);
+        var metrics = new Dictionary<string, double>(result.Metrics) { ["ift/first_pass_nll"] = firstPassNll };
+        return new ObjectiveResult(result.Loss.MoveToOuterDisposeScope(), metrics);
+    }
+
+    /// <summary>
+    /// Both passes of IFT up to the token log-probs: the one-step-ahead tokens from a no-grad pass, then the pass with
+    /// gradient on the fused embedding (1−λ)·E(s*) + λ·E(ŝ), scored against the ground truth. Returns its token log-probs
+    /// and mask ([B, T−1]) and the first pass's mean NLL.
+    /// </summary>
+    public static (Tensor Logps, Tensor Mask, double FirstPassNll) FusedPass(ICausalLM model, Tensor inputIds, Tensor labels,
+        Tensor? attentionMask, double lambda, bool trainFusionEmbedding, FrozenEmbeddingCopy? frozenEmbedding)
+    {
+        Func<Tensor, Tensor> embed = trainFusionEmbedding
             ? model.EmbedTokens.forward
             : (frozenEmbedding ?? throw new ArgumentNullException(nameof(frozenEmbedding),
                 "IFT with a frozen fusion embedding needs a FrozenEmbeddingCopy")).Embed;
 
         using var scope = NewDisposeScope();
         var (idsHat, firstPassNll) = OneStepAhead(model, inputIds, labels, attentionMask, embed);
-        double lambda = options.Lambda;
         var fused = lambda == 0 ? embed(inputIds) : embed(inputIds).Times(1 - lambda).Plus(embed(idsHat).Times(lambda));
         var logits = model.ForwardEmbeddings(fused, attentionMask);
         var (logps, mask) = TokenLogProbs.Gather(logits, labels);
-        var result = Ift.Loss(logps, mask, options);
-        var metrics = new Dictionary<string, double>(result.Metrics) { ["ift/first_pass_nll"] = firstPassNll };
-        return new ObjectiveResult(result.Loss.MoveToOuterDisposeScope(), metrics);
+        return (logps.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope(), firstPassNll);
     }
 }

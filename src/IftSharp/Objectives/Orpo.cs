@@ -6,6 +6,7 @@ namespace IftSharp.Objectives;
 public sealed record OrpoOptions
 {
     /// <summary>Weight of the odds-ratio term (official IFT repository <c>config/loss/orpo.yaml</c>: 0.25).</summary>
+    [Setting("beta", "β: weight of the odds-ratio term beside the NLL of the chosen answer", Min = 0, MinExclusive = true)]
     public double Beta { get; init; } = 0.25;
 }
 

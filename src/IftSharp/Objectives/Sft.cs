@@ -12,6 +12,13 @@ public enum SftReduction
     Sequence,
 }
 
+/// <summary>SFT's one setting.</summary>
+public sealed record SftOptions
+{
+    [Setting("loss-reduction", "token: mean NLL over the batch's completion tokens (TRL); sequence: mean of each sequence's mean (official IFT code)")]
+    public SftReduction Reduction { get; init; } = SftReduction.Token;
+}
+
 /// <summary>Supervised fine-tuning: negative log-likelihood of the completion tokens (prompt and padding masked).</summary>
 public static class Sft
 {

@@ -6,9 +6,12 @@ namespace IftSharp.Objectives;
 public sealed record SimPoOptions
 {
     /// <summary>β (SimPO paper and the IFT paper's baseline setting: 2.0).</summary>
+    [Setting("beta", "β: scale of the length-normalised log-prob margin", Min = 0, MinExclusive = true)]
     public double Beta { get; init; } = 2.0;
     /// <summary>Target margin as a ratio γ/β (IFT paper's baseline setting: 0.8).</summary>
+    [Setting("gamma-beta-ratio", "γ/β: the target reward margin, as a ratio to β", Min = 0)]
     public double GammaBetaRatio { get; init; } = 0.8;
+    [Setting("label-smoothing", "ε: the probability that a pair's preference label is flipped", Min = 0, Max = 0.5, MaxExclusive = true)]
     public double LabelSmoothing { get; init; }
 }
 

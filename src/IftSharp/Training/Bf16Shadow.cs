@@ -25,7 +25,7 @@ public sealed class Bf16Shadow
         // weight's dtype after every addition: in bfloat16 a frequent token's row sums hundreds of terms that way
         // (measured on the benchmark model at its initial weights: 2.7 % relative error of the embedding gradient
         // against float64, 0.6 % with a float32 embedding). The lookup is cheap, so a
-        // LlamaForCausalLM's embedding stays float32, as under torch.autocast; the model casts the looked-up rows to
+        // model.s embedding stays float32, as under torch.autocast; the model casts the looked-up rows to
         // bfloat16, and the tied head reads the weight in bfloat16.
         if (compute is Models.LlamaForCausalLM lm) lm.EmbedTokens.to(ScalarType.Float32);
         var masters = master.named_parameters().ToList();

@@ -17,16 +17,26 @@ public sealed class PretrainedModelCheckpoint(LlamaForCausalLM model, string? to
     public void Save(string directory)
     {
         model.SavePretrained(directory);
-        if (tokenizerDirectory is null) return;
+        if (tokenizerDirectory is not null) CopyTokenizerFiles(tokenizerDirectory, directory);
+    }
+
+    /// <summary>The tokenizer files of a Hugging Face model folder, copied beside a model saved from it.</summary>
+    public static void CopyTokenizerFiles(string from, string to)
+    {
+        if (Path.GetFullPath(from) == Path.GetFullPath(to)) return;
         foreach (var f in new[] { "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json" })
-            if (File.Exists(Path.Combine(tokenizerDirectory, f))) File.Copy(Path.Combine(tokenizerDirectory, f), Path.Combine(directory, f), true);
+            if (File.Exists(Path.Combine(from, f))) File.Copy(Path.Combine(from, f), Path.Combine(to, f), true);
     }
 
     public void Load(string directory) => SafetensorsCheckpoint.Load(model, directory);
 }
 
 /// <summary>Where a run stands: enough, with the model and optimizer files, to continue it exactly.</summary>
-public sealed record TrainerState(int Step, int Epoch, int Cursor, string Method, long Seed);
+public sealed record TrainerState(int Step, int Epoch, int Cursor, string Method, long Seed)
+{
+    /// <summary>The round whose data <see cref="Epoch"/> and <see cref="Cursor"/> refer to (SPIN's rounds; 0 otherwise).</summary>
+    public int Round { get; init; }
+}
 
 /// <summary>
 /// Checkpoint folders <c>OUTPUT/checkpoint-STEP/</c>: the model (Hugging Face format), <c>optimizer.bin</c> and

@@ -73,14 +73,14 @@ public class FrozenLakeExperimentTests
 
             using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
             var runs = json.RootElement.GetProperty("runs");
-            Assert.Equal(2 * (FrozenLakeExperiment.Methods.Length + 1), runs.GetArrayLength());
+            Assert.Equal(2 * (FrozenLakeExperiment.Methods.Count + 1), runs.GetArrayLength());
             foreach (var run in runs.EnumerateArray())
                 foreach (var field in new[] { "method", "seed", "parameter_mse", "policy_mse", "greedy_success", "explored_cells" })
                     Assert.True(run.TryGetProperty(field, out _), $"missing {field}");
             Assert.Equal(2, json.RootElement.GetProperty("settings").GetProperty("Seeds").GetInt32());
 
             var csv = File.ReadAllLines(Path.Combine(dir, "results.csv"));
-            Assert.Equal(1 + 2 * (FrozenLakeExperiment.Methods.Length + 1), csv.Length);
+            Assert.Equal(1 + 2 * (FrozenLakeExperiment.Methods.Count + 1), csv.Length);
             var png = File.ReadAllBytes(Path.Combine(dir, "frozenlake.png"));
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png.Take(4).ToArray());
             Assert.Empty(Directory.GetFiles(dir, "*.tmp*"));

@@ -174,7 +174,7 @@ public class ObjectiveGoldenTests
         var policy = Fixture.Tensor(g.GetProperty("policy"));
         var reference = Fixture.Tensor(g.GetProperty("reference"));
         var rewards = Fixture.Tensor(g.GetProperty("rewards"));
-        var options = new ExoOptions { BetaPi = 0.5, BetaR = 0.5 };
+        var options = new ExoRewardOptions { BetaPi = 0.5, BetaR = 0.5 };
         AssertLossAndGrad(x => Exo.RewardLoss(x, reference, rewards, options).Loss, policy,
             g.GetProperty("exo_rw").GetProperty("loss").GetDouble(), g.GetProperty("exo_rw").GetProperty("grad"));
         AssertLossAndGrad(x => Exo.SoftLabelDpoLoss(x, reference, rewards, options).Loss, policy,

@@ -27,7 +27,7 @@ public class ReferenceVectorTests
         using var scope = NewDisposeScope();
         var (pc, pr, rc, rr) = DeltaPair();
         Assert.Equal(official, Exo.PairLoss(pc, pr, rc, rr, new ExoOptions { BetaPi = beta }).Loss.item<double>(), 6);
-        Assert.Equal(trl1e3, Exo.PairLoss(pc, pr, rc, rr, new ExoOptions { BetaPi = beta, Target = Exo.PairTarget.Smoothed(1e-3) }).Loss.item<double>(), 6);
+        Assert.Equal(trl1e3, Exo.PairLoss(pc, pr, rc, rr, new ExoOptions { BetaPi = beta, TargetKind = ExoTarget.Smoothed, LabelSmoothing = 1e-3 }).Loss.item<double>(), 6);
         Assert.Equal(trlE10, Dpo.Loss(pc, pr, rc, rr, new DpoOptions { Beta = beta, LossType = DpoLossType.ExoPair, LabelSmoothing = Math.Exp(-10) }).Loss.item<double>(), 6);
         Assert.Equal(dpo, Dpo.Loss(pc, pr, rc, rr, new DpoOptions { Beta = beta }).Loss.item<double>(), 6);
     }
@@ -39,7 +39,7 @@ public class ReferenceVectorTests
         var ratios = tensor(new[,] { { 0.5, -0.2, 1.0, 0.0 } }, dtype: ScalarType.Float64);
         var rewards = tensor(new[,] { { 1.2, 0.3, -0.5, 0.9 } }, dtype: ScalarType.Float64);
         var reference = zeros_like(ratios);
-        var options = new ExoOptions { BetaPi = 0.5, BetaR = 0.5 };
+        var options = new ExoRewardOptions { BetaPi = 0.5, BetaR = 0.5 };
         Assert.Equal(0.819299, Exo.RewardLoss(ratios, reference, rewards, options).Loss.item<double>(), 6);
         Assert.Equal(1.433263, Exo.SoftLabelDpoLoss(ratios, reference, rewards, options).Loss.item<double>(), 6);
     }

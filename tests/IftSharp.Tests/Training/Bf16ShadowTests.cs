@@ -73,12 +73,12 @@ public class Bf16TrainingTests
     [InlineData("ift")]
     public void Bf16TrainingFollowsTheFloat32LossCurveAndKeepsFloat32Masters(string method)
     {
-        var options = new TrainerOptions { Method = method, MaxSteps = 30, BatchSize = 4, LearningRate = 1e-2 };
+        var options = new TrainerOptions { MaxSteps = 30, BatchSize = 4, LearningRate = 1e-2 };
         using var f32 = TinyLlama.Create();
-        var reference = Trainer.Train(f32, TinyLlama.ReversalExamples(), TinyLlama.PadId, options).Select(m => m.Loss).ToList();
+        var reference = Runs.Train(method, f32, TinyLlama.ReversalExamples(), TinyLlama.PadId, options).Select(m => m.Loss).ToList();
         using var master = TinyLlama.Create();
         using var compute = new LlamaForCausalLM(master.Config);
-        var mixed = Trainer.Train(master, TinyLlama.ReversalExamples(), TinyLlama.PadId, options, bf16Compute: compute).Select(m => m.Loss).ToList();
+        var mixed = Runs.Train(method, master, TinyLlama.ReversalExamples(), TinyLlama.PadId, options, bf16Compute: compute).Select(m => m.Loss).ToList();
         Assert.All(master.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
         foreach (var (name, p) in compute.named_parameters())
             Assert.Equal(name == "model.embed_tokens.weight" ? ScalarType.Float32 : ScalarType.BFloat16, p.dtype);

@@ -1,4 +1,5 @@
 using IftSharp.Data;
+using IftSharp.Methods;
 using IftSharp.Models;
 using IftSharp.Tests.Support;
 using IftSharp.Tokenization;
@@ -30,8 +31,8 @@ public class PreferenceTrainingTests
     {
         using var model = Model();
         using var reference = Model();
-        var history = Trainer.TrainPreference(model, Trainer.NeedsReference(method) ? reference : null, Pairs(), 256,
-            new TrainerOptions { Method = method, MaxSteps = 15, BatchSize = 4, LearningRate = 1e-2, WarmupRatio = 0 });
+        var history = Runs.Train(method, model, Pairs(), 256, new TrainerOptions { MaxSteps = 15, BatchSize = 4, LearningRate = 1e-2, WarmupRatio = 0 },
+            reference: MethodRegistry.Get(method).NeedsReference ? reference : null);
         Assert.True(history[^1].Objective["rewards/margins"] > history[0].Objective["rewards/margins"], method);
         Assert.True(history[^1].Loss < history[0].Loss, method);
     }
@@ -39,11 +40,11 @@ public class PreferenceTrainingTests
     [Fact]
     public void PrecomputedReferenceLogProbsGiveTheSameRun()
     {
-        var options = new TrainerOptions { Method = "dpo", MaxSteps = 4, BatchSize = 2, LearningRate = 1e-2 };
+        var options = new TrainerOptions { MaxSteps = 4, BatchSize = 2, LearningRate = 1e-2 };
         using var a = Model(); using var ra = Model();
         using var b = Model(); using var rb = Model();
-        var live = Trainer.TrainPreference(a, ra, Pairs(), 256, options).Select(m => m.Loss).ToList();
-        var pre = Trainer.TrainPreference(b, rb, Pairs(), 256, options, precomputeReference: true).Select(m => m.Loss).ToList();
+        var live = Runs.Train("dpo", a, Pairs(), 256, options, reference: ra).Select(m => m.Loss).ToList();
+        var pre = Runs.Train("dpo", b, Pairs(), 256, options, reference: rb, precomputeReference: true).Select(m => m.Loss).ToList();
         for (int i = 0; i < live.Count; i++) Assert.Equal(live[i], pre[i], 5);
     }
 }

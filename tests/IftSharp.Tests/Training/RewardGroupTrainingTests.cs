@@ -23,8 +23,8 @@ public class RewardGroupTrainingTests
             Assert.Equal(3, groups[0].Completions.Count);
             using var model = TinyLlama.Create();
             using var reference = TinyLlama.Create();
-            var history = Trainer.TrainRewardGroups(model, reference, groups, TinyLlama.PadId,
-                new TrainerOptions { Method = "exo-rw", MaxSteps = 15, BatchSize = 2, LearningRate = 1e-2, WarmupRatio = 0 });
+            var history = Runs.Train("exo-rw", model, groups, TinyLlama.PadId,
+                new TrainerOptions { MaxSteps = 15, BatchSize = 2, LearningRate = 1e-2, WarmupRatio = 0 }, reference: reference);
             Assert.True(history[^1].Loss < history[0].Loss);
             Assert.Equal(1.0, history[^1].Objective["rewards/accuracies"]);
         }

@@ -35,7 +35,7 @@ public class TrainerTests
         {
             var (model, data, pad) = Setup();
             using var _ = model;
-            var history = Trainer.Train(model, data, pad, new TrainerOptions { Method = method, MaxSteps = 30, BatchSize = 4, LearningRate = 2e-2, OutputDirectory = dir });
+            var history = Runs.Train(method, model, data, pad, new TrainerOptions { MaxSteps = 30, BatchSize = 4, LearningRate = 2e-2, OutputDirectory = dir });
             Assert.Equal(30, history.Count);
             Assert.True(history[^1].Loss < 0.5 * history[0].Loss, $"loss {history[0].Loss} → {history[^1].Loss}");
             var lines = File.ReadAllLines(Path.Combine(dir, "metrics.jsonl"));
@@ -52,7 +52,7 @@ public class TrainerTests
     public void EvalLossIsLoggedEveryEvalStepsAndAtTheEnd()
     {
         var (model, data, pad) = Setup();
-        var history = Trainer.Train(model, data, pad, new TrainerOptions { Method = "ift", MaxSteps = 5, BatchSize = 2, EvalSteps = 2 }, evalData: data.Take(3).ToList());
+        var history = Runs.Train("ift", model, data, pad, new TrainerOptions { MaxSteps = 5, BatchSize = 2, EvalSteps = 2 }, evalData: data.Take(3).ToList());
         Assert.Equal(new[] { 2, 4, 5 }, history.Where(m => m.Objective.ContainsKey("eval_loss")).Select(m => m.Step));
         Assert.All(history.Where(m => m.Objective.ContainsKey("eval_loss")), m => Assert.True(m.Objective["eval_loss"] > 0));
     }
@@ -77,9 +77,9 @@ public class TrainerTests
     {
         var (a, data, pad) = Setup();
         var (b, _, _) = Setup();
-        var options = new TrainerOptions { Method = "ift", MaxSteps = 5, BatchSize = 2, Seed = 3 };
-        var first = Trainer.Train(a, data, pad, options).Select(m => m.Loss);
-        var second = Trainer.Train(b, data, pad, options).Select(m => m.Loss);
+        var options = new TrainerOptions { MaxSteps = 5, BatchSize = 2, Seed = 3 };
+        var first = Runs.Train("ift", a, data, pad, options).Select(m => m.Loss);
+        var second = Runs.Train("ift", b, data, pad, options).Select(m => m.Loss);
         Assert.Equal(first, second);
     }
 
@@ -88,7 +88,7 @@ public class TrainerTests
     {
         var (model, data, pad) = Setup();
         using (no_grad()) model.EmbedTokens.weight!.fill_(double.NaN);
-        var e = Assert.Throws<InvalidOperationException>(() => Trainer.Train(model, data, pad, new TrainerOptions { Method = "sft", MaxSteps = 3, BatchSize = 2 }));
+        var e = Assert.Throws<IftSharp.Core.InputException>(() => Runs.Train("sft", model, data, pad, new TrainerOptions { MaxSteps = 3, BatchSize = 2 }));
         Assert.Contains("step 1", e.Message);
     }
 
@@ -113,10 +113,10 @@ public class TrainerTests
         // Live tensors after 2,000 IFT steps (two passes, the frozen embedding copy, AdamW state) equal those after a
         // few: every step's temporaries are disposed, so memory cannot creep over a long run.
         var (model, data, pad) = Setup();
-        Trainer.Train(model, data, pad, new TrainerOptions { Method = "ift", MaxSteps = 3, BatchSize = 2 });
+        Runs.Train("ift", model, data, pad, new TrainerOptions { MaxSteps = 3, BatchSize = 2 });
         GC.Collect(); GC.WaitForPendingFinalizers();
         long afterFew = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        var history = Trainer.Train(model, data, pad, new TrainerOptions { Method = "ift", MaxSteps = 2000, BatchSize = 2 });
+        var history = Runs.Train("ift", model, data, pad, new TrainerOptions { MaxSteps = 2000, BatchSize = 2 });
         Assert.Equal(2000, history.Count);
         GC.Collect(); GC.WaitForPendingFinalizers();
         long afterMany = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
