@@ -122,7 +122,7 @@ public static class Trainer
                 }
                 using var scope = NewDisposeScope();
                 var (result, microTokens) = objective.Loss(examples);
-                double microLoss = result.Loss.item<float>();
+                double microLoss = Value(result.Loss);
                 if (!double.IsFinite(microLoss))
                     throw new InputException($"the loss became {microLoss} at step {step + 1}; stopping (lower --learning-rate or check the data)"
                         + (output is not null && TrainingCheckpoint.List(output).Count > 0 ? $"; the last good checkpoint is {TrainingCheckpoint.List(output)[^1].Path}" : ""));
@@ -170,19 +170,22 @@ public static class Trainer
             {
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
-                total += batchLoss(items.Skip(i).Take(batchSize).ToList()).Result.Loss.item<float>();
+                total += Value(batchLoss(items.Skip(i).Take(batchSize).ToList()).Result.Loss);
                 batches++;
             }
             return total / batches;
         };
     }
 
+    /// <summary>A scalar tensor's value: float32 losses of float32 training, float64 ones of float64 models (the golden tests).</summary>
+    private static double Value(Tensor scalar) => scalar.dtype == ScalarType.Float64 ? scalar.item<double>() : scalar.to_type(ScalarType.Float32).item<float>();
+
     /// <summary>The total 2-norm of the gradients, when nothing is clipped.</summary>
     private static double GradientNorm(IReadOnlyList<Parameter> parameters)
     {
         using var scope = NewDisposeScope();
         var norms = parameters.Where(p => p.grad is not null).Select(p => p.grad!.norm()).ToArray();
-        return norms.Length == 0 ? 0 : stack(norms).norm().item<float>();
+        return norms.Length == 0 ? 0 : Value(stack(norms).norm());
     }
 
     /// <summary>bfloat16 mixed precision when a compute copy is given: the copy runs the passes, the master keeps float32 weights and optimizer state.</summary>
