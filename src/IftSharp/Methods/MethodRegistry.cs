@@ -21,6 +21,7 @@ public static class MethodRegistry
         new ExoMethod(),
         new ExoRewardMethod(),
         new DpoRewardMethod(),
+        new KtoMethod(),
     ];
 
     public static IReadOnlyList<string> Names => All.Select(m => m.Name).ToList();
