@@ -22,6 +22,7 @@ public static class MethodRegistry
         new ExoRewardMethod(),
         new DpoRewardMethod(),
         new KtoMethod(),
+        new SpinMethod(),
     ];
 
     public static IReadOnlyList<string> Names => All.Select(m => m.Name).ToList();

@@ -24,6 +24,12 @@ public sealed class ReferenceLogps
     /// <summary>Log-probs computed from <paramref name="reference"/> at every step.</summary>
     public static ReferenceLogps Live(ICausalLM reference, int padId, double temperature = 1.0) => new(reference, null, padId, temperature);
 
+    /// <summary>Log-probs known already, per item and sequence (SPIN's opponent, read back from its round file).</summary>
+    public static ReferenceLogps FromTable(double[][] table) => new(null, table, 0, 1.0);
+
+    /// <summary>The precomputed log-probs of item <paramref name="index"/>'s sequences.</summary>
+    public IReadOnlyList<double> Of(int index) => _table?[index] ?? throw new InvalidOperationException("live reference log-probs have no table");
+
     /// <summary>
     /// Log-probs of every item's sequences computed now, <paramref name="batchSize"/> items at a time, without gradient;
     /// <paramref name="progress"/> hears (done, total).

@@ -52,4 +52,35 @@ public class MethodGoldenTests
         Assert.Equal(kto.GetProperty("loss").GetDouble(), history[0].Loss, 1e-6);
         Assert.Equal(kto.GetProperty("kl").GetDouble(), history[0].Objective["kl"], 1e-6);
     }
+
+    [Fact]
+    public void SpinGeneratesThePolicysGreedyAnswersAndStartsAtLogTwo()
+    {
+        var spin = Golden.GetProperty("spin");
+        var dir = Temp.Directory("spin-golden");
+        try
+        {
+            using var policy = Model();
+            var examples = Enumerable.Range(0, 4).Select(Row).ToList();
+            var settings = new Dictionary<string, string> { ["spin-rounds"] = "1", ["spin-max-new-tokens"] = spin.GetProperty("max_new_tokens").ToString() };
+            var options = MethodRegistry.Options(MethodRegistry.Get("spin"), settings);
+            var history = Runs.Train("spin", policy, examples, 0, new TrainerOptions { MaxSteps = 1, BatchSize = 4, LearningRate = 0, OutputDirectory = dir },
+                methodOptions: options);
+            // Round 1's opponent is the policy itself: every log-ratio is 0, so the sigmoid loss is −log σ(0) = log 2.
+            Assert.Equal(Math.Log(2), history[0].Loss, 1e-6);
+            var lines = File.ReadAllLines(Path.Combine(dir, "spin-round-1.jsonl"));
+            Assert.Equal(4, lines.Length);
+            for (int i = 0; i < 4; i++)
+            {
+                using var row = JsonDocument.Parse(lines[i]);
+                var r = row.RootElement;
+                Assert.Equal(spin.GetProperty("rejected_ids")[i].EnumerateArray().Select(x => x.GetInt32()),
+                    r.GetProperty("rejected_ids").EnumerateArray().Select(x => x.GetInt32()));
+                Assert.Equal(examples[i].InputIds, r.GetProperty("chosen_ids").EnumerateArray().Select(x => x.GetInt32()));
+                for (int s = 0; s < 2; s++)
+                    Assert.Equal(spin.GetProperty("opponent_logps")[i][s].GetDouble(), r.GetProperty("opponent_logps")[s].GetDouble(), 1e-6); // float64 forwards differ by ~4e-9 relative (FirstStepLossTests)
+            }
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }

@@ -54,5 +54,19 @@ for p, r, d in zip(pol, ref, desirable):
     losses.append(1 - torch.sigmoid(torch.tensor(beta * ((ratio - kl) if d else (kl - ratio)))).item())
 out = {"kto": {"rows": pick, "desirable": desirable, "loss": sum(losses) / 2, "kl": kl}}
 
+# SPIN: each prompt's greedy answer under the policy (at most 6 new tokens, stopping after an EOS id), and the opponent's
+# (= the policy's, in round 1) summed log-probs of the ground truth and of the answer.
+eos = set(cfg["eos_token_id"])
+answers, logps = [], []
+for seq in rows:
+    gen = seq[:P].clone()
+    for _ in range(6):
+        logits = ns["reference_logits"](cfg, policy, gen[None], torch.ones(1, len(gen), dtype=torch.int64))[0]
+        nxt = int(logits[-1].argmax())
+        gen = torch.cat([gen, torch.tensor([nxt])])
+        if nxt in eos: break
+    answers.append(gen.tolist())
+    logps.append([completion_logp(policy, seq, P), completion_logp(policy, gen, P)])
+out["spin"] = {"rejected_ids": answers, "opponent_logps": logps, "max_new_tokens": 6}
 json.dump(out, open(os.path.join(HERE, "..", "methods", "method_golden.json"), "w"), indent=1)
 print(out)
