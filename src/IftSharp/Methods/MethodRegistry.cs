@@ -56,6 +56,21 @@ public static class MethodRegistry
     /// <summary>The settings of one method (its options record's).</summary>
     public static IReadOnlyList<SettingInfo> SettingsOf(ITrainingMethod method) => Core.Settings.Of(method.Defaults.GetType());
 
+    /// <summary>The README's method table, made from the registry (a test keeps the README's copy equal to it).</summary>
+    public static string MarkdownTable()
+    {
+        var sb = new System.Text.StringBuilder();
+        sb.AppendLine("| `--method` | what it trains | data | reference model | settings (defaults) |");
+        sb.AppendLine("|---|---|---|---|---|");
+        foreach (var m in All)
+        {
+            string reference = !m.NeedsReference ? "none" : m.SupportsPrecomputedReference ? "frozen start; or precomputed" : "frozen start, live";
+            var settings = string.Join(", ", SettingsOf(m).Select(x => $"`--{x.Name}` {x.Format(x.Get(m.Defaults))}"));
+            sb.AppendLine($"| `{m.Name}` | {m.Help} | {m.Shape.Describe()} | {reference} | {(settings.Length == 0 ? "none" : settings)} |");
+        }
+        return sb.ToString();
+    }
+
     /// <summary>A method's settings and their defaults in words: "beta 0.1, loss-type sigmoid".</summary>
     public static string DescribeDefaults(ITrainingMethod method) =>
         string.Join(", ", SettingsOf(method).Select(s => $"{s.Name} {s.Format(s.Get(method.Defaults))}"));
