@@ -282,7 +282,10 @@ public sealed class BpeTokenizer : ITokenizer
     /// tokenizers' decode (each id's token, special ones left out on request, unknown ids ignored; through the
     /// decoder, or joined with spaces without one), then transformers' clean-up when the config asks for it.
     /// </summary>
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) => Decode(ids, skipSpecialTokens, cleanUpTokenizationSpaces);
+
+    /// <summary>Decodes with or without transformers' clean-up, whatever the config says (its <c>clean_up_tokenization_spaces</c> argument).</summary>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens, bool cleanUpSpaces)
     {
         var tokens = new List<string>();
         foreach (var id in ids)
@@ -292,6 +295,6 @@ public sealed class BpeTokenizer : ITokenizer
             tokens.Add(token);
         }
         var text = decoder is null ? string.Join(" ", tokens) : decoder.Decode(tokens);
-        return cleanUpTokenizationSpaces ? TransformersTokenizerConfig.CleanUp(text) : text;
+        return cleanUpSpaces ? TransformersTokenizerConfig.CleanUp(text) : text;
     }
 }
