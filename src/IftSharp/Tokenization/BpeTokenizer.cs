@@ -66,11 +66,12 @@ public sealed class BpeTokenizer : ITokenizer
             Bool(modelJson, "byte_fallback", path, "model", false), Bool(modelJson, "ignore_merges", path, "model", false), prefix, suffix);
 
         var added = ReadAddedTokens(root, path);
+        var positionOfId = new Dictionary<int, int>(added.Count);
+        for (int i = 0; i < added.Count; i++) positionOfId[added[i].Id] = i;
         foreach (var fromConfig in config.AddedTokensDecoder)
         {
             // transformers re-adds an added_tokens_decoder entry that differs from the file's, which updates its flags.
-            int at = added.FindIndex(a => a.Id == fromConfig.Id);
-            if (at < 0) added.Add(fromConfig);
+            if (!positionOfId.TryGetValue(fromConfig.Id, out var at)) added.Add(fromConfig);
             else if (added[at].Content == fromConfig.Content) added[at] = fromConfig;
         }
         addedByContent = added.GroupBy(a => a.Content).ToDictionary(g => g.Key, g => g.Last());
@@ -126,6 +127,8 @@ public sealed class BpeTokenizer : ITokenizer
         var field = Required(modelJson, "merges", path, "model");
         if (field.ValueKind != JsonValueKind.Array) throw InputException.At(path, null, "model.merges", "expected a list");
         var merges = new Dictionary<long, (int, int)>(field.GetArrayLength());
+        var bySpan = modelVocab.GetAlternateLookup<ReadOnlySpan<char>>(); // the merged token is looked up without building its string
+        var buffer = new char[256];
         int rank = 0;
         foreach (var m in field.EnumerateArray())
         {
@@ -147,8 +150,11 @@ public sealed class BpeTokenizer : ITokenizer
             if (!modelVocab.TryGetValue(left, out var l)) throw Bad(left);
             if (!modelVocab.TryGetValue(right, out var r)) throw Bad(right);
             // With a continuing_subword_prefix the right part carries it and the merged token does not.
-            var merged = left + (prefixLength <= right.Length ? right[prefixLength..] : right);
-            if (!modelVocab.TryGetValue(merged, out var id)) throw Bad(merged);
+            var rightPart = prefixLength <= right.Length ? right.AsSpan(prefixLength) : right.AsSpan();
+            if (left.Length + rightPart.Length > buffer.Length) buffer = new char[2 * (left.Length + rightPart.Length)];
+            left.CopyTo(buffer);
+            rightPart.CopyTo(buffer.AsSpan(left.Length));
+            if (!bySpan.TryGetValue(buffer.AsSpan(0, left.Length + rightPart.Length), out var id)) throw Bad(left + rightPart.ToString());
             merges[BpeModel.Key(l, r)] = (rank, id); // a repeated pair takes its last rank, as in tokenizers
             rank++;
         }
