@@ -7,6 +7,7 @@ using IftSharp.Core;
 using IftSharp.Tests.Support;
 using IftSharp.Tokenization;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace IftSharp.Tests.Tokenization;
 
@@ -20,7 +21,7 @@ namespace IftSharp.Tests.Tokenization;
 /// add_eos_token (so DeepSeek-V3, a LlamaTokenizerFast with add_bos_token, gets its BOS), legacy does not change a
 /// tokenizer.json, and decode cleans up spaces only when tokenizer_config.json says so.
 /// </summary>
-public class BpeTokenizerTests
+public class BpeTokenizerTests(ITestOutputHelper output)
 {
     public static readonly TheoryData<string> Names = new(RealTokenizerFiles.Real.Concat(RealTokenizerFiles.Variants));
 
@@ -285,6 +286,20 @@ public class BpeTokenizerTests
         clock.Stop();
         Assert.True(encoded.Ids.Count > 2000);
         Assert.True(clock.ElapsedMilliseconds < 1000, $"encoding 12 KB took {clock.ElapsedMilliseconds} ms");
+    }
+
+    /// <summary>Gemma-3's 262k vocabulary, 515k merges and 6k added tokens (a 33 MB file): a guard against a quadratic load, with the time printed.</summary>
+    [Fact]
+    public void Gemma3LoadsInAFewSeconds()
+    {
+        var dir = RealTokenizerFiles.Folder("gemma3");
+        Open(dir); // the first load also compiles the code
+        var clock = Stopwatch.StartNew();
+        var tokenizer = Open(dir);
+        clock.Stop();
+        output.WriteLine($"Gemma-3 tokenizer loaded in {clock.ElapsedMilliseconds} ms");
+        Assert.Equal(262145, tokenizer.VocabSize);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"loading took {clock.ElapsedMilliseconds} ms");
     }
 
     [Fact]
