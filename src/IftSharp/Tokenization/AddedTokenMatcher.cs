@@ -50,7 +50,10 @@ internal sealed class AddedTokenMatcher
         return null;
     }
 
-    /// <summary>Whether the character ending before (or starting at) <paramref name="at"/> is a word character (the regex crate's <c>\w</c>, tokenizers' test).</summary>
+    /// <summary>
+    /// Whether the character ending before (or starting at) <paramref name="at"/> is a word character (the regex crate's <c>\w</c>,
+    /// tokenizers' test).
+    /// </summary>
     private static bool IsWordChar(string text, int at, bool before)
     {
         if (before && at > 0 && char.IsLowSurrogate(text[at]) && char.IsHighSurrogate(text[at - 1])) at--;

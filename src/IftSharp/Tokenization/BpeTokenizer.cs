@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using IftSharp.Core;
@@ -53,14 +54,16 @@ public sealed class BpeTokenizer : ITokenizer
         if (vocabField.ValueKind != JsonValueKind.Object) throw InputException.At(path, null, "model.vocab", "expected an object of token -> id");
         modelVocab = new Dictionary<string, int>(vocabField.GetPropertyCount());
         foreach (var p in vocabField.EnumerateObject()) modelVocab[p.Name] = p.Value.GetInt32();
-        var prefix = IsAbsent(modelJson, "continuing_subword_prefix") ? null : String(modelJson, "continuing_subword_prefix", path, "model");
+        var prefix = IsAbsent(modelJson, "continuing_subword_prefix") ? null
+            : String(modelJson, "continuing_subword_prefix", path, "model");
         var suffix = IsAbsent(modelJson, "end_of_word_suffix") ? null : String(modelJson, "end_of_word_suffix", path, "model");
         var merges = ReadMerges(modelJson, path, prefix?.Length ?? 0);
         int? unkId = null;
         if (!IsAbsent(modelJson, "unk_token"))
         {
             var unk = String(modelJson, "unk_token", path, "model");
-            unkId = modelVocab.TryGetValue(unk, out var u) ? u : throw InputException.At(path, null, "model.unk_token", $"'{unk}' is not in the vocabulary");
+            unkId = modelVocab.TryGetValue(unk, out var u) ? u : throw InputException.At(path, null, "model.unk_token",
+                $"'{unk}' is not in the vocabulary");
         }
         model = new BpeModel(modelVocab, merges, unkId, Bool(modelJson, "fuse_unk", path, "model", false),
             Bool(modelJson, "byte_fallback", path, "model", false), Bool(modelJson, "ignore_merges", path, "model", false), prefix, suffix);
@@ -86,7 +89,8 @@ public sealed class BpeTokenizer : ITokenizer
         decoder = root.TryGetProperty("decoder", out var d) ? TokenDecoder.Parse(d, path) : null;
         rawAdded = new AddedTokenMatcher(addedByContent.Values.Where(a => !a.Normalized));
         // A normalised added token is looked for in the normalised text, so it is normalised too.
-        normalizedAdded = new AddedTokenMatcher(addedByContent.Values.Where(a => a.Normalized).Select(a => a with { Content = Normalized(a.Content) }));
+        normalizedAdded = new AddedTokenMatcher(addedByContent.Values.Where(a => a.Normalized)
+            .Select(a => a with { Content = Normalized(a.Content) }));
 
         int maxId = Math.Max(modelVocab.Count == 0 ? -1 : modelVocab.Values.Max(), added.Count == 0 ? -1 : added.Max(a => a.Id));
         VocabSize = maxId + 1;
@@ -104,8 +108,10 @@ public sealed class BpeTokenizer : ITokenizer
         var post = root.TryGetProperty("post_processor", out var pp) ? TemplatePostProcessor.Parse(pp, path) : TemplatePostProcessor.None;
         if (config.RebuildsPostProcessor)
         {
-            int Id(string flag, int? id) => id ?? throw InputException.At(configPath!, null, flag, $"true, but the tokenizer has no {flag[4..7]}_token");
-            post = new TemplatePostProcessor(config.AddsBos ? [Id("add_bos_token", BosTokenId)] : [], config.AddsEos ? [Id("add_eos_token", EosTokenId)] : []);
+            int Id(string flag, int? id) => id ?? throw InputException.At(configPath!, null, flag,
+                $"true, but the tokenizer has no {flag[4..7]}_token");
+            post = new TemplatePostProcessor(config.AddsBos ? [Id("add_bos_token", BosTokenId)] : [],
+                config.AddsEos ? [Id("add_eos_token", EosTokenId)] : []);
         }
         (prefixIds, suffixIds) = (post.Prefix, post.Suffix);
         cleanUpTokenizationSpaces = config.CleanUpTokenizationSpaces;
@@ -146,7 +152,8 @@ public sealed class BpeTokenizer : ITokenizer
                      && m[1].ValueKind == JsonValueKind.String)
                 (left, right) = (m[0].GetString()!, m[1].GetString()!);
             else throw InputException.At(path, null, $"model.merges[{rank}]", "expected \"a b\" or [\"a\", \"b\"]");
-            InputException Bad(string token) => InputException.At(path, null, $"model.merges[{rank}]", $"'{token}' is not in the vocabulary");
+            InputException Bad(string token) => InputException.At(path, null, $"model.merges[{rank}]",
+                $"'{token}' is not in the vocabulary");
             if (!modelVocab.TryGetValue(left, out var l)) throw Bad(left);
             if (!modelVocab.TryGetValue(right, out var r)) throw Bad(right);
             // With a continuing_subword_prefix the right part carries it and the merged token does not.
@@ -168,7 +175,8 @@ public sealed class BpeTokenizer : ITokenizer
         foreach (var a in root.GetProperty("added_tokens").EnumerateArray())
         {
             var field = $"added_tokens[{added.Count}]";
-            if (IsAbsent(a, "id") || a.GetProperty("id").ValueKind != JsonValueKind.Number) throw InputException.At(path, null, field, "expected 'id' and 'content'");
+            if (IsAbsent(a, "id") || a.GetProperty("id").ValueKind != JsonValueKind.Number) throw InputException.At(path, null, field,
+                "expected 'id' and 'content'");
             var content = String(a, "content", path, field);
             added.Add(new AddedToken(a.GetProperty("id").GetInt32(), content, Bool(a, "special", path, field, false),
                 Bool(a, "single_word", path, field, false), Bool(a, "lstrip", path, field, false), Bool(a, "rstrip", path, field, false),
@@ -183,7 +191,8 @@ public sealed class BpeTokenizer : ITokenizer
     /// </summary>
     public static BpeTokenizer Load(string tokenizerJson, string? tokenizerConfig = null)
     {
-        if (!File.Exists(tokenizerJson)) throw new InputException($"{tokenizerJson}: file not found; expected a Hugging Face tokenizer.json");
+        if (!File.Exists(tokenizerJson))
+            throw new InputException($"{tokenizerJson}: file not found; expected a Hugging Face tokenizer.json");
         using var document = Parse(tokenizerJson);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new InputException($"{tokenizerJson}: expected a JSON object");
@@ -208,8 +217,8 @@ public sealed class BpeTokenizer : ITokenizer
         try
         {
             using var file = File.OpenRead(path);
-            using Stream stream = path.EndsWith(".gz", StringComparison.Ordinal) ? new System.IO.Compression.GZipStream(file, System.IO.Compression.CompressionMode.Decompress)
-                : path.EndsWith(".br", StringComparison.Ordinal) ? new System.IO.Compression.BrotliStream(file, System.IO.Compression.CompressionMode.Decompress)
+            using Stream stream = path.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress)
+                : path.EndsWith(".br", StringComparison.Ordinal) ? new BrotliStream(file, CompressionMode.Decompress)
                 : file;
             return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
         }
@@ -290,13 +299,16 @@ public sealed class BpeTokenizer : ITokenizer
     /// </summary>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) => Decode(ids, skipSpecialTokens, cleanUpTokenizationSpaces);
 
-    /// <summary>Decodes with or without transformers' clean-up, whatever the config says (its <c>clean_up_tokenization_spaces</c> argument).</summary>
+    /// <summary>
+    /// Decodes with or without transformers' clean-up, whatever the config says (its <c>clean_up_tokenization_spaces</c> argument).
+    /// </summary>
     public string Decode(IEnumerable<int> ids, bool skipSpecialTokens, bool cleanUpSpaces)
     {
         var tokens = new List<string>();
         foreach (var id in ids)
         {
-            var token = addedById.TryGetValue(id, out var added) ? added.Content : id >= 0 && id < modelTokens.Length ? modelTokens[id] : null;
+            var token = addedById.TryGetValue(id, out var added) ? added.Content : id >= 0 && id < modelTokens.Length ? modelTokens[id]
+                : null;
             if (token is null || skipSpecialTokens && specialContents.Contains(token)) continue;
             tokens.Add(token);
         }

@@ -39,7 +39,9 @@ internal sealed class NormalizedText
 
     public NormalizedText Slice(int start, int end) => new(Text[start..end], Origin[start..end]);
 
-    /// <summary>The span of the caller's text that units [start, end) stand for; inserted units count only when nothing else does.</summary>
+    /// <summary>
+    /// The span of the caller's text that units [start, end) stand for; inserted units count only when nothing else does.
+    /// </summary>
     public (int Start, int End) SpanOf(int start, int end)
     {
         int s = int.MaxValue, e = int.MinValue;

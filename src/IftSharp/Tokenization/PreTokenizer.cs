@@ -31,9 +31,11 @@ internal abstract class PreTokenizer
         {
             "Sequence" => new SequencePreTokenizer(Required(e, "pretokenizers", path, field).EnumerateArray()
                 .Select((p, i) => Parse(p, path, $"{field}.pretokenizers[{i}]")).OfType<PreTokenizer>().ToArray()),
-            "Split" => new SplitPreTokenizer(Pattern(e, path, field), Behavior(e, path, field, null), Bool(e, "invert", path, field, false)),
+            "Split" => new SplitPreTokenizer(Pattern(e, path, field), Behavior(e, path, field, null), Bool(e, "invert", path, field,
+                false)),
             "Metaspace" => MetaspacePreTokenizer.FromJson(e, path, field),
-            "ByteLevel" => new ByteLevelPreTokenizer(Bool(e, "add_prefix_space", path, field, true), Bool(e, "use_regex", path, field, true)),
+            "ByteLevel" => new ByteLevelPreTokenizer(Bool(e, "add_prefix_space", path, field, true), Bool(e, "use_regex", path, field,
+                true)),
             "Digits" => new DigitsPreTokenizer(Bool(e, "individual_digits", path, field, false)),
             "Punctuation" => new CharClassPreTokenizer(RustCharClasses.IsPunctuation, Behavior(e, path, field, SplitBehavior.Isolated)),
             "Whitespace" => new WhitespacePreTokenizer(),
@@ -118,7 +120,8 @@ internal sealed class MetaspacePreTokenizer(string replacement, MetaspacePreToke
     public static MetaspacePreTokenizer FromJson(JsonElement e, string path, string field)
     {
         var replacement = String(e, "replacement", path, field);
-        if (replacement.EnumerateRunes().Count() != 1) throw InputException.At(path, null, $"{field}.replacement", "expected one character");
+        if (replacement.EnumerateRunes().Count() != 1) throw InputException.At(path, null, $"{field}.replacement",
+            "expected one character");
         var scheme = ParseScheme(e, path, field);
         return new MetaspacePreTokenizer(replacement, scheme, Bool(e, "split", path, field, true));
     }
@@ -144,13 +147,17 @@ internal sealed class MetaspacePreTokenizer(string replacement, MetaspacePreToke
     {
         piece.Replace(Space.Matches(piece.Text), replacement);
         bool startsWithReplacement = piece.Text.StartsWith(replacement, StringComparison.Ordinal);
-        if (prepend == Scheme.Always && !startsWithReplacement || prepend == Scheme.First && !startsWithReplacement && piece.OriginalStart == 0)
+        if (prepend == Scheme.Always && !startsWithReplacement || prepend == Scheme.First && !startsWithReplacement
+            && piece.OriginalStart == 0)
             piece.Prepend(replacement);
         return split ? TextSplitter.Split(piece, TextSplitter.Runs(piece.Text, boundary), SplitBehavior.MergedWithNext) : [piece];
     });
 }
 
-/// <summary>GPT-2's byte-level step: an optional leading space, GPT-2's word regex (with <c>use_regex</c>), then every byte as its byte-alphabet character.</summary>
+/// <summary>
+/// GPT-2's byte-level step: an optional leading space, GPT-2's word regex (with <c>use_regex</c>), then every byte as its byte-alphabet
+/// character.
+/// </summary>
 internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) : PreTokenizer
 {
     private const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";

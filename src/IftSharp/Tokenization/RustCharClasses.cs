@@ -3,7 +3,9 @@ using System.Text;
 
 namespace IftSharp.Tokenization;
 
-/// <summary>The character classes <c>tokenizers</c> tests with Rust's definitions (its pre-tokenizers and added-token word boundaries).</summary>
+/// <summary>
+/// The character classes <c>tokenizers</c> tests with Rust's definitions (its pre-tokenizers and added-token word boundaries).
+/// </summary>
 internal static class RustCharClasses
 {
     /// <summary>The regex crate's Unicode <c>\w</c>: Alphabetic, marks, decimal digits, connector punctuation, joiners.</summary>

@@ -36,7 +36,8 @@ internal sealed record TemplatePostProcessor(int[] Prefix, int[] Suffix)
                 foreach (var piece in Required(e, "single", path, field).EnumerateArray())
                 {
                     if (!IsAbsent(piece, "Sequence")) { afterSequence = true; continue; }
-                    var name = IsAbsent(piece, "SpecialToken") ? null : String(piece.GetProperty("SpecialToken"), "id", path, $"{field}.single");
+                    var name = IsAbsent(piece, "SpecialToken") ? null : String(piece.GetProperty("SpecialToken"), "id", path,
+                        $"{field}.single");
                     var specials = Required(e, "special_tokens", path, field);
                     if (name is null || IsAbsent(specials, name))
                         throw InputException.At(path, null, $"{field}.single", $"special token '{name}' is not listed in special_tokens");

@@ -49,7 +49,9 @@ internal sealed class UnicodeNormalizer(NormalizationForm form) : TextNormalizer
     public override void Normalize(NormalizedText text) => text.Normalize(form);
 }
 
-/// <summary>Rust's <c>char::to_lowercase</c>: the full mapping, where 'İ' becomes "i̇" (the one unconditional multi-character lowercasing).</summary>
+/// <summary>
+/// Rust's <c>char::to_lowercase</c>: the full mapping, where 'İ' becomes "i̇" (the one unconditional multi-character lowercasing).
+/// </summary>
 internal sealed class LowercaseNormalizer : TextNormalizer
 {
     public override void Normalize(NormalizedText text) =>

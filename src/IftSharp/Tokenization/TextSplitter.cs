@@ -48,7 +48,8 @@ internal static class TextSplitter
         runs.Select(r => (r.Start, r.End, !r.IsMatch)).ToList();
 
     /// <summary>The pieces the behaviour keeps, in order, without empty ones.</summary>
-    public static IEnumerable<NormalizedText> Split(NormalizedText text, List<(int Start, int End, bool IsMatch)> runs, SplitBehavior behavior)
+    public static IEnumerable<NormalizedText> Split(NormalizedText text, List<(int Start, int End, bool IsMatch)> runs,
+        SplitBehavior behavior)
     {
         var kept = new List<(int Start, int End)>(runs.Count);
         switch (behavior)
@@ -60,40 +61,40 @@ internal static class TextSplitter
                 kept.AddRange(runs.Where(r => !r.IsMatch).Select(r => (r.Start, r.End)));
                 break;
             case SplitBehavior.Contiguous:
+            {
+                bool previous = false;
+                foreach (var r in runs)
                 {
-                    bool previous = false;
-                    foreach (var r in runs)
-                    {
-                        if (r.IsMatch == previous && kept.Count > 0) kept[^1] = (kept[^1].Start, r.End);
-                        else kept.Add((r.Start, r.End));
-                        previous = r.IsMatch;
-                    }
-                    break;
+                    if (r.IsMatch == previous && kept.Count > 0) kept[^1] = (kept[^1].Start, r.End);
+                    else kept.Add((r.Start, r.End));
+                    previous = r.IsMatch;
                 }
+                break;
+            }
             case SplitBehavior.MergedWithPrevious:
+            {
+                bool previous = false;
+                foreach (var r in runs)
                 {
-                    bool previous = false;
-                    foreach (var r in runs)
-                    {
-                        if (r.IsMatch && !previous && kept.Count > 0) kept[^1] = (kept[^1].Start, r.End);
-                        else kept.Add((r.Start, r.End));
-                        previous = r.IsMatch;
-                    }
-                    break;
+                    if (r.IsMatch && !previous && kept.Count > 0) kept[^1] = (kept[^1].Start, r.End);
+                    else kept.Add((r.Start, r.End));
+                    previous = r.IsMatch;
                 }
+                break;
+            }
             case SplitBehavior.MergedWithNext:
+            {
+                bool previous = false;
+                for (int i = runs.Count - 1; i >= 0; i--)
                 {
-                    bool previous = false;
-                    for (int i = runs.Count - 1; i >= 0; i--)
-                    {
-                        var r = runs[i];
-                        if (r.IsMatch && !previous && kept.Count > 0) kept[^1] = (r.Start, kept[^1].End);
-                        else kept.Add((r.Start, r.End));
-                        previous = r.IsMatch;
-                    }
-                    kept.Reverse();
-                    break;
+                    var r = runs[i];
+                    if (r.IsMatch && !previous && kept.Count > 0) kept[^1] = (r.Start, kept[^1].End);
+                    else kept.Add((r.Start, r.End));
+                    previous = r.IsMatch;
                 }
+                kept.Reverse();
+                break;
+            }
         }
         foreach (var (start, end) in kept)
             if (end > start) yield return text.Slice(start, end);

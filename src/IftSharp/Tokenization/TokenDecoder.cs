@@ -29,7 +29,8 @@ internal abstract class TokenDecoder
             case "Fuse": return new FuseDecoder();
             case "Strip":
                 var content = String(e, "content", path, field);
-                if (content.EnumerateRunes().Count() != 1) throw InputException.At(path, null, $"{field}.content", "expected one character");
+                if (content.EnumerateRunes().Count() != 1) throw InputException.At(path, null, $"{field}.content",
+                    "expected one character");
                 return new StripDecoder(content, Int(e, "start", path, field, 0), Int(e, "stop", path, field, 0));
             case "Metaspace":
                 var replacement = String(e, "replacement", path, field);
@@ -60,7 +61,9 @@ internal sealed class ReplaceDecoder(CodePointRegex pattern, string content) : T
     }).ToList();
 }
 
-/// <summary>Runs of <c>&lt;0xNN&gt;</c> tokens become the text their bytes spell, or one U+FFFD per byte when they are not valid UTF-8.</summary>
+/// <summary>
+/// Runs of <c>&lt;0xNN&gt;</c> tokens become the text their bytes spell, or one U+FFFD per byte when they are not valid UTF-8.
+/// </summary>
 internal sealed class ByteFallbackDecoder : TokenDecoder
 {
     public override List<string> DecodeChain(List<string> tokens)
@@ -98,7 +101,9 @@ internal sealed class FuseDecoder : TokenDecoder
     public override List<string> DecodeChain(List<string> tokens) => [string.Concat(tokens)];
 }
 
-/// <summary>Removes up to <paramref name="start"/> leading and <paramref name="stop"/> trailing copies of one character from each token.</summary>
+/// <summary>
+/// Removes up to <paramref name="start"/> leading and <paramref name="stop"/> trailing copies of one character from each token.
+/// </summary>
 internal sealed class StripDecoder(string content, int start, int stop) : TokenDecoder
 {
     private readonly Rune character = content.EnumerateRunes().First();
@@ -120,7 +125,10 @@ internal sealed class MetaspaceDecoder(string replacement, MetaspacePreTokenizer
         token.Replace(replacement, i == 0 && prepend != MetaspacePreTokenizer.Scheme.Never ? "" : " ", StringComparison.Ordinal)).ToList();
 }
 
-/// <summary>GPT-2's byte alphabet back to bytes (a token with other characters, such as an added token, as its own UTF-8), then UTF-8 with U+FFFD for broken sequences.</summary>
+/// <summary>
+/// GPT-2's byte alphabet back to bytes (a token with other characters, such as an added token, as its own UTF-8), then UTF-8 with
+/// U+FFFD for broken sequences.
+/// </summary>
 internal sealed class ByteLevelDecoder : TokenDecoder
 {
     public override List<string> DecodeChain(List<string> tokens)

@@ -4,11 +4,14 @@ using IftSharp.Core;
 
 namespace IftSharp.Tokenization;
 
-/// <summary>Reads the fields of a <c>tokenizer.json</c> step; a missing or mistyped field is an error naming the file and the field.</summary>
+/// <summary>
+/// Reads the fields of a <c>tokenizer.json</c> step; a missing or mistyped field is an error naming the file and the field.
+/// </summary>
 internal static class TokenizerJsonFields
 {
     public static string TypeOf(JsonElement e) =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "";
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()!
+            : "";
 
     public static bool IsAbsent(JsonElement e, string name) =>
         e.ValueKind != JsonValueKind.Object || !e.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null;
@@ -21,7 +24,8 @@ internal static class TokenizerJsonFields
         if (IsAbsent(e, name))
             return fallback ?? throw InputException.At(path, null, $"{field}.{name}", "missing; expected a string");
         var v = e.GetProperty(name);
-        return v.ValueKind == JsonValueKind.String ? v.GetString()! : throw InputException.At(path, null, $"{field}.{name}", "expected a string");
+        return v.ValueKind == JsonValueKind.String ? v.GetString()! : throw InputException.At(path, null, $"{field}.{name}",
+            "expected a string");
     }
 
     public static bool Bool(JsonElement e, string name, string path, string field, bool fallback)
@@ -44,7 +48,9 @@ internal static class TokenizerJsonFields
             : throw InputException.At(path, null, $"{field}.{name}", "expected a non-negative integer");
     }
 
-    /// <summary>A <c>{"String": ...}</c> or <c>{"Regex": ...}</c> pattern (Split, Replace) as a code-point regex; a string is matched literally.</summary>
+    /// <summary>
+    /// A <c>{"String": ...}</c> or <c>{"Regex": ...}</c> pattern (Split, Replace) as a code-point regex; a string is matched literally.
+    /// </summary>
     public static CodePointRegex Pattern(JsonElement e, string path, string field)
     {
         var p = Required(e, "pattern", path, field);
@@ -53,7 +59,8 @@ internal static class TokenizerJsonFields
         else if (!IsAbsent(p, "Regex")) source = String(p, "Regex", path, $"{field}.pattern");
         else throw InputException.At(path, null, $"{field}.pattern", "expected {\"String\": ...} or {\"Regex\": ...}");
         if (source.Any(char.IsSurrogate))
-            throw InputException.At(path, null, $"{field}.pattern", "a pattern with characters outside the Basic Multilingual Plane is not supported");
+            throw InputException.At(path, null, $"{field}.pattern",
+                "a pattern with characters outside the Basic Multilingual Plane is not supported");
         try { return new CodePointRegex(new Regex(source, RegexOptions.CultureInvariant)); }
         catch (ArgumentException x) { throw InputException.At(path, null, $"{field}.pattern", $"not a regex .NET can run ({x.Message})"); }
     }

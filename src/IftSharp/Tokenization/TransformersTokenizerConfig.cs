@@ -21,7 +21,10 @@ internal sealed class TransformersTokenizerConfig
     public string? BosToken { get; private init; }
     public string? EosToken { get; private init; }
 
-    /// <summary>The class's own default names (LlamaTokenizerFast: &lt;s&gt;, &lt;/s&gt;; GemmaTokenizerFast: &lt;bos&gt;, &lt;eos&gt;), used when the config names none.</summary>
+    /// <summary>
+    /// The class's own default names (LlamaTokenizerFast: &lt;s&gt;, &lt;/s&gt;; GemmaTokenizerFast: &lt;bos&gt;, &lt;eos&gt;), used
+    /// when the config names none.
+    /// </summary>
     public string? DefaultBosToken { get; private init; }
     public string? DefaultEosToken { get; private init; }
     public bool AddPrefixSpace { get; private init; }
@@ -34,7 +37,9 @@ internal sealed class TransformersTokenizerConfig
 
     public static readonly TransformersTokenizerConfig Empty = new();
 
-    /// <summary>Whether the class is one whose transformers fast tokenizer rebuilds the post-processor from add_bos_token / add_eos_token.</summary>
+    /// <summary>
+    /// Whether the class is one whose transformers fast tokenizer rebuilds the post-processor from add_bos_token / add_eos_token.
+    /// </summary>
     public bool RebuildsPostProcessor => TokenizerClass is "LlamaTokenizer" or "GemmaTokenizer" or "CodeLlamaTokenizer";
 
     public bool AddsBos => AddBosToken ?? true;
@@ -52,10 +57,13 @@ internal sealed class TransformersTokenizerConfig
         } : null;
         string? Token(string name) => root.TryGetProperty(name, out var v)
             ? v.ValueKind == JsonValueKind.String ? v.GetString()
-              : v.ValueKind == JsonValueKind.Object && v.TryGetProperty("content", out var cv) && cv.ValueKind == JsonValueKind.String ? cv.GetString()
-              : v.ValueKind == JsonValueKind.Null ? null : throw InputException.At(path, null, name, "expected a token string or {\"content\": ...}")
+              : v.ValueKind == JsonValueKind.Object && v.TryGetProperty("content", out var cv) && cv.ValueKind == JsonValueKind.String
+                  ? cv.GetString()
+              : v.ValueKind == JsonValueKind.Null ? null : throw InputException.At(path, null, name,
+                  "expected a token string or {\"content\": ...}")
             : null;
-        var tokenizerClass = root.TryGetProperty("tokenizer_class", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null;
+        var tokenizerClass = root.TryGetProperty("tokenizer_class", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString()
+            : null;
         if (tokenizerClass is not null && tokenizerClass.EndsWith("Fast", StringComparison.Ordinal)) tokenizerClass = tokenizerClass[..^4];
         if (tokenizerClass is "LlamaTokenizer" or "CodeLlamaTokenizer" && Flag("add_prefix_space") is not null)
             throw InputException.At(path, null, "add_prefix_space",
@@ -66,9 +74,11 @@ internal sealed class TransformersTokenizerConfig
             {
                 var t = entry.Value;
                 bool F(string name) => t.TryGetProperty(name, out var f) && f.ValueKind == JsonValueKind.True;
-                if (!int.TryParse(entry.Name, out var id) || !t.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
+                if (!int.TryParse(entry.Name, out var id) || !t.TryGetProperty("content", out var content)
+                    || content.ValueKind != JsonValueKind.String)
                     throw InputException.At(path, null, $"added_tokens_decoder.{entry.Name}", "expected an id and {\"content\": ...}");
-                added.Add(new AddedToken(id, content.GetString()!, F("special"), F("single_word"), F("lstrip"), F("rstrip"), F("normalized")));
+                added.Add(new AddedToken(id, content.GetString()!, F("special"), F("single_word"), F("lstrip"), F("rstrip"),
+                    F("normalized")));
             }
         return new TransformersTokenizerConfig
         {

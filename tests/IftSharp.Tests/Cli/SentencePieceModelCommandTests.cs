@@ -60,8 +60,10 @@ public class SentencePieceModelCommandTests
 
             var data = TempJsonl.Write(
                 """{"messages": [{"role": "user", "content": "What is 2 plus 3?"}, {"role": "assistant", "content": "5"}]}""",
-                """{"messages": [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "Blue, like the sky."}]}""",
-                """{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! 👋"}, {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Goodbye."}]}""");
+                """{"messages": [{"role": "user", "content": "Name a colour."},"""
+                    + """ {"role": "assistant", "content": "Blue, like the sky."}]}""",
+                """{"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! 👋"},"""
+                    + """ {"role": "user", "content": "Bye"}, {"role": "assistant", "content": "Goodbye."}]}""");
             var output = Path.Combine(work, "ift");
             Assert.Equal(0, Run("train", "--method", "ift", "--model", model, "--dataset", data, "--output", output,
                 "--max-steps", "3", "--batch-size", "2", "--max-length", "96"));

@@ -26,20 +26,25 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     public static readonly TheoryData<string> Names = new(RealTokenizerFiles.Real.Concat(RealTokenizerFiles.Variants));
 
     /// <summary>Tokenizers whose ids decode back to the text (byte-level, no lossy normaliser), after NFC where they apply it.</summary>
-    private static readonly HashSet<string> RoundTripping = ["qwen3", "llama3", "llama3_1", "deepseek_v3", "gptoss", "llama3_bos", "qwen3_gpt2"];
+    private static readonly HashSet<string> RoundTripping = ["qwen3", "llama3", "llama3_1", "deepseek_v3", "gptoss", "llama3_bos",
+        "qwen3_gpt2"];
 
-    /// <summary>Tokenizers whose normaliser only maps characters to stand-ins ("▁" for a space, NFC), so each id's span decodes to itself.</summary>
+    /// <summary>
+    /// Tokenizers whose normaliser only maps characters to stand-ins ("▁" for a space, NFC), so each id's span decodes to itself.
+    /// </summary>
     private static readonly HashSet<string> SpanFaithful =
         [.. RoundTripping, "qwen3_strip", "llama2", "gemma3", "llama2_not_legacy", "llama2_eos", "llama2_metaspace"];
 
     internal static readonly Lazy<string> QwenDir = new(() => RealTokenizerFiles.Folder("qwen3"));
     private static readonly Lazy<string> LlamaDir = new(() => RealTokenizerFiles.Folder("llama3"));
-    private static readonly Dictionary<string, Lazy<BpeTokenizer>> Tokenizers = RealTokenizerFiles.Real.Concat(RealTokenizerFiles.Variants).ToDictionary(
+    private static readonly Dictionary<string,
+        Lazy<BpeTokenizer>> Tokenizers = RealTokenizerFiles.Real.Concat(RealTokenizerFiles.Variants).ToDictionary(
         name => name, name => new Lazy<BpeTokenizer>(() => Open(RealTokenizerFiles.Folder(name))));
 
     internal static BpeTokenizer Tokenizer(string name) => Tokenizers[name].Value;
 
-    internal static BpeTokenizer Open(string dir) => BpeTokenizer.Load(Path.Combine(dir, "tokenizer.json"), Path.Combine(dir, "tokenizer_config.json"));
+    internal static BpeTokenizer Open(string dir) => BpeTokenizer.Load(Path.Combine(dir, "tokenizer.json"), Path.Combine(dir,
+        "tokenizer_config.json"));
 
     private static List<JsonElement> Cases(string name) => Fixture.Json("tokenization", "bpe_reference.json").GetProperty(name).EnumerateArray().ToList();
 
@@ -126,7 +131,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
                 var span = text[start..clusterEnd];
                 var decoded = tokenizer.Decode(encoded.Ids.Skip(i).Take(j - i), skipSpecialTokens: false, cleanUpSpaces: false);
                 var expected = nfc ? span.Normalize(NormalizationForm.FormC) : span;
-                if (name is "gemma3" || name.StartsWith("llama2", StringComparison.Ordinal)) expected = expected.Replace('\u2581', ' '); // typed in the text
+                if (name is "gemma3" || name.StartsWith("llama2", StringComparison.Ordinal)) expected = expected.Replace('\u2581',
+                    ' '); // typed in the text
                 Assert.True(decoded == expected || decoded == expected.Trim() && name == "qwen3_strip"
                     || name.StartsWith("llama2", StringComparison.Ordinal) && expected.StartsWith(' ') && decoded == expected[1..],
                     $"{name}: ids {i}..{j} decode to {JsonSerializer.Serialize(decoded)}, their span is {JsonSerializer.Serialize(span)}");
@@ -189,8 +195,10 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     [InlineData("gemma3", "GemmaTokenizer", false, true, new int[0], new[] { 1 }, "EOS only (the class's default eos is <eos>, id 1)")]
     [InlineData("llama3", "PreTrainedTokenizerFast", true, true, new int[0], new int[0], "flags ignored: the file adds nothing")]
     [InlineData("llama3_1", "PreTrainedTokenizerFast", false, null, new[] { 128000 }, new int[0], "flags ignored: the file adds BOS")]
-    [InlineData("deepseek_v3", "LlamaTokenizerFast", null, null, new[] { 0 }, new int[0], "DeepSeek-V3: the class adds the BOS the file lacks")]
-    public void LlamaAndGemmaClassesRebuildTheSpecialTokensOthersKeepTheFiles(string name, string tokenizerClass, bool? addBos, bool? addEos,
+    [InlineData("deepseek_v3", "LlamaTokenizerFast", null, null, new[] { 0 }, new int[0],
+        "DeepSeek-V3: the class adds the BOS the file lacks")]
+    public void LlamaAndGemmaClassesRebuildTheSpecialTokensOthersKeepTheFiles(string name, string tokenizerClass, bool? addBos,
+        bool? addEos,
         int[] prefix, int[] suffix, string why)
     {
         var dir = Directory.CreateTempSubdirectory("iftsharp-add-bos").FullName;
@@ -216,7 +224,10 @@ public class BpeTokenizerTests(ITestOutputHelper output)
         finally { Directory.Delete(dir, true); }
     }
 
-    /// <summary>transformers' clean-up (spaces before punctuation and English contractions) applies when tokenizer_config.json sets it: Llama-3's does.</summary>
+    /// <summary>
+    /// transformers' clean-up (spaces before punctuation and English contractions) applies when tokenizer_config.json sets it:
+    /// Llama-3's does.
+    /// </summary>
     [Fact]
     public void DecodeCleansUpTokenizationSpacesWhenTheConfigSaysSo()
     {
@@ -288,7 +299,10 @@ public class BpeTokenizerTests(ITestOutputHelper output)
         Assert.True(clock.ElapsedMilliseconds < 1000, $"encoding 12 KB took {clock.ElapsedMilliseconds} ms");
     }
 
-    /// <summary>Gemma-3's 262k vocabulary, 515k merges and 6k added tokens (a 33 MB file): a guard against a quadratic load, with the time printed.</summary>
+    /// <summary>
+    /// Gemma-3's 262k vocabulary, 515k merges and 6k added tokens (a 33 MB file): a guard against a quadratic load, with the time
+    /// printed.
+    /// </summary>
     [Fact]
     public void Gemma3LoadsInAFewSeconds()
     {
@@ -332,7 +346,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     [InlineData("""{"model": {"type": "WordPiece", "vocab": {}}}""", "field 'model.type': 'WordPiece' is not supported")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}}""", "field 'model.merges[0]': 'aa' is not in the vocabulary")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a a"]}}""", "field 'model.merges[0]': expected \"a b\"")]
-    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}}""", "field 'model.unk_token': '<unk>' is not")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}}""",
+        "field 'model.unk_token': '<unk>' is not")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {}, "merges": [], "dropout": 0.1}}""", "field 'model.dropout'")]
     [InlineData("{\"model\": ", "not valid JSON")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": "zero"}, "merges": []}}""", "not a tokenizer.json of the expected shape")]
@@ -351,14 +366,18 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("normalizer", """{"type": "Precompiled", "precompiled_charsmap": ""}""", "field 'normalizer.type': 'Precompiled' is not supported")]
+    [InlineData("normalizer", """{"type": "Precompiled", "precompiled_charsmap": ""}""",
+        "field 'normalizer.type': 'Precompiled' is not supported")]
     [InlineData("normalizer", """{"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "BertNormalizer"}]}""",
         "field 'normalizer.normalizers[1].type': 'BertNormalizer'")]
-    [InlineData("normalizer", """{"type": "Replace", "pattern": {"Regex": "("}, "content": ""}""", "field 'normalizer.pattern': not a regex")]
+    [InlineData("normalizer", """{"type": "Replace", "pattern": {"Regex": "("}, "content": ""}""",
+        "field 'normalizer.pattern': not a regex")]
     [InlineData("pre_tokenizer", """{"type": "BertPreTokenizer"}""", "field 'pre_tokenizer.type': 'BertPreTokenizer' is not supported")]
-    [InlineData("pre_tokenizer", """{"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Sideways"}]}""",
+    [InlineData("pre_tokenizer",
+        """{"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "a"}, "behavior": "Sideways"}]}""",
         "field 'pre_tokenizer.pretokenizers[0].behavior': 'Sideways'")]
-    [InlineData("pre_tokenizer", """{"type": "Metaspace", "replacement": "_", "prepend_scheme": "sometimes"}""", "field 'pre_tokenizer.prepend_scheme'")]
+    [InlineData("pre_tokenizer", """{"type": "Metaspace", "replacement": "_", "prepend_scheme": "sometimes"}""",
+        "field 'pre_tokenizer.prepend_scheme'")]
     [InlineData("post_processor", """{"type": "RobertaProcessing"}""", "field 'post_processor.type': 'RobertaProcessing' is not supported")]
     [InlineData("decoder", """{"type": "WordPiece"}""", "field 'decoder.type': 'WordPiece' is not supported")]
     public void UnsupportedPipelineStepsOfARealFileAreClearErrors(string field, string replacement, string expected)

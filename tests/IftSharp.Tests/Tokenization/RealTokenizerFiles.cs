@@ -55,7 +55,9 @@ public static class RealTokenizerFiles
         return dir;
     }
 
-    /// <summary>Applies a variant as the fixture script does: top-level keys of both files replaced, added-token flags changed in both.</summary>
+    /// <summary>
+    /// Applies a variant as the fixture script does: top-level keys of both files replaced, added-token flags changed in both.
+    /// </summary>
     private static void Patch(JsonObject json, JsonObject config, JsonElement spec)
     {
         if (spec.TryGetProperty("replace", out var replace))

@@ -17,7 +17,9 @@ public class TokenizerPipelineStepsTests
 
     private static TokenDecoder Decoder(string json) => TokenDecoder.Parse(JsonDocument.Parse(json).RootElement.Clone(), "tokenizer.json")!;
 
-    /// <summary>The pieces of <paramref name="text"/> cut first at the given literal markers (as added tokens cut it), then by the step.</summary>
+    /// <summary>
+    /// The pieces of <paramref name="text"/> cut first at the given literal markers (as added tokens cut it), then by the step.
+    /// </summary>
     private static List<NormalizedText> Pieces(string json, string text, params string[] cutAt)
     {
         var segments = new List<NormalizedText>();
@@ -53,18 +55,21 @@ public class TokenizerPipelineStepsTests
     [InlineData("MergedWithNext", new[] { "the", "-final", "-", "-countdown" })]
     [InlineData("Contiguous", new[] { "the", "-", "final", "--", "countdown" })]
     public void SplitBehavioursOnAStringDelimiter(string behavior, string[] expected) =>
-        Assert.Equal(expected, Texts(Pieces($$$"""{"type": "Split", "pattern": {"String": "-"}, "behavior": "{{{behavior}}}", "invert": false}""",
+        Assert.Equal(expected,
+            Texts(Pieces($$$"""{"type": "Split", "pattern": {"String": "-"}, "behavior": "{{{behavior}}}", "invert": false}""",
             "the-final--countdown")));
 
     [Fact]
     public void PunctuationIsolatesEachMark() =>
-        Assert.Equal(["Hey friend", "!", "     How are you", "?", "!", "?"], Texts(Pieces("""{"type": "Punctuation"}""", "Hey friend!     How are you?!?")));
+        Assert.Equal(["Hey friend", "!", "     How are you", "?", "!", "?"], Texts(Pieces("""{"type": "Punctuation"}""",
+            "Hey friend!     How are you?!?")));
 
     [Fact]
     public void DigitsAreContiguousOrIndividualAndIncludeEveryNumericCharacter()
     {
         Assert.Equal(["Hey ", "123", " friend!"], Texts(Pieces("""{"type": "Digits", "individual_digits": false}""", "Hey 123 friend!")));
-        Assert.Equal(["Hey ", "1", "2", "3", " friend!"], Texts(Pieces("""{"type": "Digits", "individual_digits": true}""", "Hey 123 friend!")));
+        Assert.Equal(["Hey ", "1", "2", "3", " friend!"], Texts(Pieces("""{"type": "Digits", "individual_digits": true}""",
+            "Hey 123 friend!")));
         // Rust's char::is_numeric: Arabic-Indic digits, ½ and Ⅻ are numeric too.
         Assert.Equal(["x", "١٢½Ⅻ", "y"], Texts(Pieces("""{"type": "Digits", "individual_digits": false}""", "x١٢½Ⅻy")));
     }
@@ -90,7 +95,8 @@ public class TokenizerPipelineStepsTests
         Assert.Equal(["▁Hey▁my▁friend▁", "how▁are▁you"], Texts(Pieces(first, "Hey my friend <s>how▁are you", "<s>")));
         Assert.Equal(["▁Hey▁", "how"], Texts(Pieces(first, " Hey <s>how", "<s>")));
         Assert.Equal(["▁Hey▁", "how▁", "are▁", "▁you"], Texts(Pieces(first, " Hey <s>how <s>are <s> you", "<s>", "<s>", "<s>")));
-        Assert.Equal(["Hey▁you"], Texts(Pieces("""{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never", "split": false}""", "Hey you")));
+        Assert.Equal(["Hey▁you"], Texts(Pieces("""{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never", "split": false}""",
+            "Hey you")));
         // An older file's add_prefix_space: false means never (and split defaults to true).
         Assert.Equal(["Hey", "▁you"], Texts(Pieces("""{"type": "Metaspace", "replacement": "▁", "add_prefix_space": false}""", "Hey you")));
     }
@@ -110,8 +116,10 @@ public class TokenizerPipelineStepsTests
     [Fact]
     public void DecodersFollowTokenizersRustTests()
     {
-        Assert.Equal(["ey", " friend!", "HH"], Decoder("""{"type": "Strip", "content": "H", "start": 1, "stop": 0}""").DecodeChain(["Hey", " friend!", "HHH"]));
-        Assert.Equal(["He", " friend!"], Decoder("""{"type": "Strip", "content": "y", "start": 0, "stop": 1}""").DecodeChain(["Hey", " friend!"]));
+        Assert.Equal(["ey", " friend!", "HH"], Decoder("""{"type": "Strip", "content": "H", "start": 1, "stop": 0}""").DecodeChain(["Hey",
+            " friend!", "HHH"]));
+        Assert.Equal(["He", " friend!"], Decoder("""{"type": "Strip", "content": "y", "start": 0, "stop": 1}""").DecodeChain(["Hey",
+            " friend!"]));
         var bytes = Decoder("""{"type": "ByteFallback"}""");
         Assert.Equal(["Hey", "friend!"], bytes.DecodeChain(["Hey", "friend!"]));
         Assert.Equal(["a"], bytes.DecodeChain(["<0x61>"]));
@@ -135,7 +143,8 @@ public class TokenizerPipelineStepsTests
             var (l, r) = merges[rank];
             table[BpeModel.Key(vocab[l], vocab[r])] = (rank, vocab[l + r[(prefix?.Length ?? 0)..]]);
         }
-        return new BpeModel(vocab, table, vocab.TryGetValue("<unk>", out var unk) ? unk : null, fuseUnk, byteFallback, ignoreMerges: false, prefix, suffix);
+        return new BpeModel(vocab, table, vocab.TryGetValue("<unk>", out var unk) ? unk : null, fuseUnk, byteFallback, ignoreMerges: false,
+            prefix, suffix);
     }
 
     [Fact]

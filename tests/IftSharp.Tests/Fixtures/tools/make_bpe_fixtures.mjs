@@ -83,9 +83,11 @@ const corpus = [
   "Việt Nam: nhiều việc hợp, biệt; değiş oluşturmaktadır; характер даже; ایران اطلاعات; zdrav každ dikkat",
   "  \n  ".repeat(20) + "end", "x".repeat(300) + "1".repeat(50), "<|im_end|> spaced <|im_start|>\n  <|im_end|>  tail",
   // SentencePiece-style files: their special tokens inside text, what byte fallback covers, leading spaces, "▁" typed by hand.
-  "<s>[INST] What is 2+2? [/INST] 4</s><s>[INST] And 3+3? [/INST]", "a</s>b<unk>c <s> d", "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n",
+  "<s>[INST] What is 2+2? [/INST] 4</s><s>[INST] And 3+3? [/INST]", "a</s>b<unk>c <s> d",
+      "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n",
   "<bos><start_of_image> image <end_of_image><eos>", "<｜begin▁of▁sentence｜><｜User｜>hi<｜Assistant｜>ok<｜end▁of▁sentence｜>",
-  "<|start|>user<|message|>hi<|end|><|start|>assistant<|channel|>final<|message|>ok<|return|>", "▁already ▁meta▁space ▁▁ ▁", "<0x41> is not a byte here",
+  "<|start|>user<|message|>hi<|end|><|start|>assistant<|channel|>final<|message|>ok<|return|>", "▁already ▁meta▁space ▁▁ ▁",
+      "<0x41> is not a byte here",
   "rare CJK 𠀋 𪚥 龘 齉 and Yi ꀀꀁ, Vai ꔀ, Cherokee Ꭰ", "\u0000\u0001\u0002 controls \u007f\u0080\u009f", "Hindi: नमस्ते दुनिया, मैं ठीक हूँ।",
   "Thai: สวัสดีชาวโลก ผมชื่อสมชาย", " leading space", "  two leading spaces", "trailing space ", "tab\tafter", "\ttab first",
   "Ƀ ʤ ǂ ꜳ ɮ rare latin; Ελληνικά κείμενα; ሰላም ዓለም; ᚠᛇᚻ", "1\u00a02\u20003\u30004", "mixed 123abc456 ١٢٣abc ५६७",
