@@ -20,6 +20,8 @@ public static class PretrainedInitializer
         var tokenizerJson = Path.Combine(tokenizerDirectory, "tokenizer.json");
         if (!File.Exists(tokenizerJson)) throw new InputException($"{tokenizerJson}: tokenizer.json not found");
 
+        // A tokenizer train and generate could not run is refused here, before anything is written.
+        IftSharp.Tokenization.TokenizerLoader.Load(tokenizerDirectory);
         var vocabulary = ReadVocabulary(tokenizerJson);
         var specials = ReadSpecialTokens(Path.Combine(tokenizerDirectory, "tokenizer_config.json"), vocabulary);
 

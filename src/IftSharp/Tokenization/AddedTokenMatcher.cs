@@ -50,11 +50,14 @@ internal sealed class AddedTokenMatcher
         return null;
     }
 
-    /// <summary>Whether the character ending before (or starting at) <paramref name="at"/> is alphanumeric, Rust's test for a word boundary.</summary>
+    /// <summary>
+    /// Whether the character ending before (or starting at) <paramref name="at"/> is a word character (the regex crate's <c>\w</c>,
+    /// tokenizers' test).
+    /// </summary>
     private static bool IsWordChar(string text, int at, bool before)
     {
         if (before && at > 0 && char.IsLowSurrogate(text[at]) && char.IsHighSurrogate(text[at - 1])) at--;
         Rune.DecodeFromUtf16(text.AsSpan(at), out var rune, out _); // a lone surrogate reads as U+FFFD, not a word character
-        return Rune.IsLetterOrDigit(rune) || Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.LetterNumber or System.Globalization.UnicodeCategory.OtherNumber;
+        return RustCharClasses.IsWord(rune);
     }
 }

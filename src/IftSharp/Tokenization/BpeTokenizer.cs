@@ -1,37 +1,35 @@
-using System.Globalization;
+using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using IftSharp.Core;
+using static IftSharp.Tokenization.TokenizerJsonFields;
 
 namespace IftSharp.Tokenization;
 
 /// <summary>
-/// A trained byte-level BPE tokenizer read from a Hugging Face <c>tokenizer.json</c> (Qwen2/Qwen3, Llama-3, GPT-2
-/// style), encoding as <c>tokenizers</c> does: added tokens matched in the raw text first, then per remaining
-/// segment NFC (when configured), the Split / ByteLevel regexes (isolated pieces, matched on code points), GPT-2's
-/// byte-to-unicode alphabet, merges by rank (with Llama-3's <c>ignore_merges</c>), TemplateProcessing for special
-/// tokens, ByteLevel decoding. Every id carries the character span of the original text it came from, which
-/// completion-only loss masks need. Written by hand, not on Microsoft.ML.Tokenizers: see NOTES-bpe.md / the remarks.
+/// A BPE tokenizer read from a Hugging Face <c>tokenizer.json</c> (byte-level ones such as Qwen, Llama-3, DeepSeek-V3,
+/// gpt-oss, GPT-2, and SentencePiece-style ones with byte fallback such as Llama-2, Mistral, Gemma), encoding as
+/// <c>tokenizers</c> does and wrapped as Python <c>transformers</c> wraps it (<see cref="TransformersTokenizerConfig"/>):
+/// added tokens matched in the raw text, the normaliser on each stretch between them, normalised added tokens, the
+/// pre-tokenizer, the BPE model per piece (<see cref="BpeModel"/>), the post-processor's special tokens; decoding
+/// through the decoder steps. Every id carries the span of the caller's text it came from, which completion-only
+/// loss masks need (an id made only of inserted characters, such as a lone "▁", has an empty span where it was
+/// inserted). Written by hand rather than on Microsoft.ML.Tokenizers: see the README's tokenizer section.
 /// </summary>
-/// <remarks>
-/// Microsoft.ML.Tokenizers 2.0.1's BpeTokenizer has no <c>ignore_merges</c> (Llama-3's ids differ without it), reports
-/// offsets into the normalised text rather than the caller's, and its pre-tokenizer regexes run on UTF-16 units.
-/// </remarks>
 public sealed class BpeTokenizer : ITokenizer
 {
-    /// <summary>GPT-2's pre-tokenizer pattern, used by a ByteLevel step with <c>use_regex</c> (its default).</summary>
-    private const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-
     private readonly Dictionary<string, int> modelVocab;
     private readonly string?[] modelTokens; // by id
     private readonly Dictionary<string, AddedToken> addedByContent;
     private readonly Dictionary<int, AddedToken> addedById;
-    private readonly BpeMerges merges;
-    private readonly bool nfc;
-    private readonly CodePointRegex[] splits;
+    private readonly HashSet<string> specialContents;
+    private readonly BpeModel model;
+    private readonly TextNormalizer? normalizer;
+    private readonly PreTokenizer? preTokenizer;
+    private readonly TokenDecoder? decoder;
     private readonly AddedTokenMatcher rawAdded, normalizedAdded;
     private readonly int[] prefixIds, suffixIds;
+    private readonly bool cleanUpTokenizationSpaces;
 
     public int VocabSize { get; }
     public int? BosTokenId => BosToken is null ? null : TokenToId(BosToken);
@@ -41,54 +39,58 @@ public sealed class BpeTokenizer : ITokenizer
     public string? EosToken { get; }
     public string? PadToken { get; }
 
-    private BpeTokenizer(string path, JsonElement root, string? configPath, JsonElement? config)
+    private BpeTokenizer(string path, JsonElement root, string? configPath, TransformersTokenizerConfig config)
     {
-        var model = Field(root, "model", path);
-        var type = model.TryGetProperty("type", out var t) ? t.ToString() : null;
+        var modelJson = Required(root, "model", path, "tokenizer").ValueKind == JsonValueKind.Object ? root.GetProperty("model")
+            : throw InputException.At(path, null, "model", "expected an object");
+        // Files from old tokenizers versions omit the type; tokenizers then recognises a BPE model by its merges.
+        var type = IsAbsent(modelJson, "type") && !IsAbsent(modelJson, "merges") ? "BPE" : TypeOf(modelJson);
         if (type != "BPE") throw InputException.At(path, null, "model.type", $"'{type}' is not supported; expected 'BPE'");
-        foreach (var name in new[] { "continuing_subword_prefix", "end_of_word_suffix" })
-            if (model.TryGetProperty(name, out var affix) && affix.ValueKind == JsonValueKind.String && affix.GetString() != "")
-                throw InputException.At(path, null, $"model.{name}", $"'{affix.GetString()}' is not supported; expected none (byte-level BPE)");
-        if (model.TryGetProperty("dropout", out var dropout) && dropout.ValueKind == JsonValueKind.Number && dropout.GetDouble() > 0)
+        if (!IsAbsent(modelJson, "dropout") && modelJson.GetProperty("dropout").ValueKind == JsonValueKind.Number
+            && modelJson.GetProperty("dropout").GetDouble() > 0)
             throw InputException.At(path, null, "model.dropout", "BPE dropout is not supported; expected null");
 
-        var vocabField = Field(model, "vocab", path, "model.");
+        var vocabField = Required(modelJson, "vocab", path, "model");
         if (vocabField.ValueKind != JsonValueKind.Object) throw InputException.At(path, null, "model.vocab", "expected an object of token -> id");
-        modelVocab = vocabField.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetInt32());
-        var pairs = new List<(string, string)>();
-        foreach (var m in Field(model, "merges", path, "model.").EnumerateArray())
+        modelVocab = new Dictionary<string, int>(vocabField.GetPropertyCount());
+        foreach (var p in vocabField.EnumerateObject()) modelVocab[p.Name] = p.Value.GetInt32();
+        var prefix = IsAbsent(modelJson, "continuing_subword_prefix") ? null
+            : String(modelJson, "continuing_subword_prefix", path, "model");
+        var suffix = IsAbsent(modelJson, "end_of_word_suffix") ? null : String(modelJson, "end_of_word_suffix", path, "model");
+        var merges = ReadMerges(modelJson, path, prefix?.Length ?? 0);
+        int? unkId = null;
+        if (!IsAbsent(modelJson, "unk_token"))
         {
-            // Older files write a merge as "a b", newer ones as ["a", "b"] (which allows spaces inside symbols).
-            var pair = m.ValueKind == JsonValueKind.String ? m.GetString()!.Split(' ', 2)
-                : m.ValueKind == JsonValueKind.Array ? m.EnumerateArray().Select(x => x.GetString() ?? "").ToArray() : [];
-            if (pair.Length != 2) throw InputException.At(path, null, $"model.merges[{pairs.Count}]", "expected \"a b\" or [\"a\", \"b\"]");
-            pairs.Add((pair[0], pair[1]));
+            var unk = String(modelJson, "unk_token", path, "model");
+            unkId = modelVocab.TryGetValue(unk, out var u) ? u : throw InputException.At(path, null, "model.unk_token",
+                $"'{unk}' is not in the vocabulary");
         }
-        bool ignoreMerges = model.TryGetProperty("ignore_merges", out var im) && im.ValueKind == JsonValueKind.True;
-        merges = new BpeMerges(modelVocab, pairs, ignoreMerges, (rank, problem) => InputException.At(path, null, $"model.merges[{rank}]", problem));
-        foreach (var symbol in ByteLevelTokenizer.ByteToChar)
-            if (!modelVocab.ContainsKey(symbol.ToString()))
-                throw InputException.At(path, null, "model.vocab", $"byte symbol '{symbol}' is missing; expected a byte-level vocabulary with all 256 byte symbols");
+        model = new BpeModel(modelVocab, merges, unkId, Bool(modelJson, "fuse_unk", path, "model", false),
+            Bool(modelJson, "byte_fallback", path, "model", false), Bool(modelJson, "ignore_merges", path, "model", false), prefix, suffix);
 
-        var added = new List<AddedToken>();
-        if (root.TryGetProperty("added_tokens", out var addedTokens) && addedTokens.ValueKind == JsonValueKind.Array)
-            foreach (var a in addedTokens.EnumerateArray())
-            {
-                bool Flag(string name) => a.TryGetProperty(name, out var f) && f.ValueKind == JsonValueKind.True;
-                var content = a.TryGetProperty("content", out var c) ? c.GetString() : null;
-                if (content is null || !a.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.Number)
-                    throw InputException.At(path, null, $"added_tokens[{added.Count}]", "expected 'id' and 'content'");
-                added.Add(new AddedToken(id.GetInt32(), content, Flag("special"), Flag("single_word"), Flag("lstrip"), Flag("rstrip"), Flag("normalized")));
-            }
+        var added = ReadAddedTokens(root, path);
+        var positionOfId = new Dictionary<int, int>(added.Count);
+        for (int i = 0; i < added.Count; i++) positionOfId[added[i].Id] = i;
+        foreach (var fromConfig in config.AddedTokensDecoder)
+        {
+            // transformers re-adds an added_tokens_decoder entry that differs from the file's, which updates its flags.
+            if (!positionOfId.TryGetValue(fromConfig.Id, out var at)) added.Add(fromConfig);
+            else if (added[at].Content == fromConfig.Content) added[at] = fromConfig;
+        }
         addedByContent = added.GroupBy(a => a.Content).ToDictionary(g => g.Key, g => g.Last());
         addedById = added.GroupBy(a => a.Id).ToDictionary(g => g.Key, g => g.Last());
+        specialContents = added.Where(a => a.Special).Select(a => a.Content).ToHashSet();
 
-        nfc = Normalizer(root, path);
-        splits = PreTokenizer(root, path);
-        // With NFC, a normalized added token is looked for in the normalised text, so it is normalised too.
+        normalizer = root.TryGetProperty("normalizer", out var n) ? TextNormalizer.Parse(n, path) : null;
+        preTokenizer = root.TryGetProperty("pre_tokenizer", out var pt) ? PreTokenizer.Parse(pt, path) : null;
+        // transformers sets a top-level ByteLevel pre-tokenizer's add_prefix_space from the config (false when unset).
+        if (configPath is not null && preTokenizer is ByteLevelPreTokenizer byteLevel && byteLevel.AddPrefixSpace != config.AddPrefixSpace)
+            preTokenizer = byteLevel.WithPrefixSpace(config.AddPrefixSpace);
+        decoder = root.TryGetProperty("decoder", out var d) ? TokenDecoder.Parse(d, path) : null;
         rawAdded = new AddedTokenMatcher(addedByContent.Values.Where(a => !a.Normalized));
+        // A normalised added token is looked for in the normalised text, so it is normalised too.
         normalizedAdded = new AddedTokenMatcher(addedByContent.Values.Where(a => a.Normalized)
-            .Select(a => nfc ? a with { Content = a.Content.Normalize(NormalizationForm.FormC) } : a));
+            .Select(a => a with { Content = Normalized(a.Content) }));
 
         int maxId = Math.Max(modelVocab.Count == 0 ? -1 : modelVocab.Values.Max(), added.Count == 0 ? -1 : added.Max(a => a.Id));
         VocabSize = maxId + 1;
@@ -96,38 +98,112 @@ public sealed class BpeTokenizer : ITokenizer
         foreach (var (token, id) in modelVocab)
             if (id >= 0) modelTokens[id] = token;
 
-        string? Token(string name) => config is JsonElement cfg && cfg.TryGetProperty(name, out var v)
-            ? v.ValueKind == JsonValueKind.String ? v.GetString()
-              : v.ValueKind == JsonValueKind.Object && v.TryGetProperty("content", out var cv) ? cv.GetString() : null
-            : null;
-        BosToken = Token("bos_token");
-        EosToken = Token("eos_token");
-        PadToken = Token("pad_token");
+        BosToken = config.BosToken ?? Known(config.DefaultBosToken);
+        EosToken = config.EosToken ?? Known(config.DefaultEosToken);
+        PadToken = config.PadToken;
         foreach (var (name, token) in new[] { ("bos_token", BosToken), ("eos_token", EosToken), ("pad_token", PadToken) })
             if (token is not null && TokenToId(token) is null)
                 throw InputException.At(configPath ?? path, null, name, $"'{token}' is not in the vocabulary of {path}");
 
-        (prefixIds, suffixIds) = PostProcessor(root, path);
-        // transformers' Llama tokenizers honour add_bos_token even when the post-processor adds nothing (early
-        // Llama-3 files); false never removes a BOS the template adds, as in transformers.
-        if (config is JsonElement conf && conf.TryGetProperty("add_bos_token", out var addBos) && addBos.ValueKind == JsonValueKind.True
-            && BosTokenId is int bos && (prefixIds.Length == 0 || prefixIds[0] != bos))
-            prefixIds = [bos, .. prefixIds];
+        var post = root.TryGetProperty("post_processor", out var pp) ? TemplatePostProcessor.Parse(pp, path) : TemplatePostProcessor.None;
+        if (config.RebuildsPostProcessor)
+        {
+            int Id(string flag, int? id) => id ?? throw InputException.At(configPath!, null, flag,
+                $"true, but the tokenizer has no {flag[4..7]}_token");
+            post = new TemplatePostProcessor(config.AddsBos ? [Id("add_bos_token", BosTokenId)] : [],
+                config.AddsEos ? [Id("add_eos_token", EosTokenId)] : []);
+        }
+        (prefixIds, suffixIds) = (post.Prefix, post.Suffix);
+        cleanUpTokenizationSpaces = config.CleanUpTokenizationSpaces;
     }
 
-    /// <summary>Reads <c>tokenizer.json</c> (and, when given and present, <c>tokenizer_config.json</c> for the bos/eos/pad token names and <c>add_bos_token</c>).</summary>
+    /// <summary>A class's default token name that the vocabulary lacks stands for no token.</summary>
+    private string? Known(string? token) => token is not null && TokenToId(token) is null ? null : token;
+
+    private string Normalized(string content)
+    {
+        if (normalizer is null) return content;
+        var text = NormalizedText.Of(content, 0, content.Length);
+        normalizer.Normalize(text);
+        return text.Text;
+    }
+
+    private Dictionary<long, (int Rank, int Merged)> ReadMerges(JsonElement modelJson, string path, int prefixLength)
+    {
+        var field = Required(modelJson, "merges", path, "model");
+        if (field.ValueKind != JsonValueKind.Array) throw InputException.At(path, null, "model.merges", "expected a list");
+        var merges = new Dictionary<long, (int, int)>(field.GetArrayLength());
+        var bySpan = modelVocab.GetAlternateLookup<ReadOnlySpan<char>>(); // the merged token is looked up without building its string
+        var buffer = new char[256];
+        int rank = 0;
+        foreach (var m in field.EnumerateArray())
+        {
+            string left, right;
+            if (m.ValueKind == JsonValueKind.String)
+            {
+                // Older files write a merge as "a b" (tokenizers skips a "#version" header line); newer ones as ["a", "b"].
+                var line = m.GetString()!;
+                if (rank == 0 && line.StartsWith("#version", StringComparison.Ordinal)) continue;
+                var parts = line.Split(' ');
+                if (parts.Length != 2) throw InputException.At(path, null, $"model.merges[{rank}]", "expected \"a b\" or [\"a\", \"b\"]");
+                (left, right) = (parts[0], parts[1]);
+            }
+            else if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String
+                     && m[1].ValueKind == JsonValueKind.String)
+                (left, right) = (m[0].GetString()!, m[1].GetString()!);
+            else throw InputException.At(path, null, $"model.merges[{rank}]", "expected \"a b\" or [\"a\", \"b\"]");
+            InputException Bad(string token) => InputException.At(path, null, $"model.merges[{rank}]",
+                $"'{token}' is not in the vocabulary");
+            if (!modelVocab.TryGetValue(left, out var l)) throw Bad(left);
+            if (!modelVocab.TryGetValue(right, out var r)) throw Bad(right);
+            // With a continuing_subword_prefix the right part carries it and the merged token does not.
+            var rightPart = prefixLength <= right.Length ? right.AsSpan(prefixLength) : right.AsSpan();
+            if (left.Length + rightPart.Length > buffer.Length) buffer = new char[2 * (left.Length + rightPart.Length)];
+            left.CopyTo(buffer);
+            rightPart.CopyTo(buffer.AsSpan(left.Length));
+            if (!bySpan.TryGetValue(buffer.AsSpan(0, left.Length + rightPart.Length), out var id)) throw Bad(left + rightPart.ToString());
+            merges[BpeModel.Key(l, r)] = (rank, id); // a repeated pair takes its last rank, as in tokenizers
+            rank++;
+        }
+        return merges;
+    }
+
+    private static List<AddedToken> ReadAddedTokens(JsonElement root, string path)
+    {
+        var added = new List<AddedToken>();
+        if (IsAbsent(root, "added_tokens")) return added;
+        foreach (var a in root.GetProperty("added_tokens").EnumerateArray())
+        {
+            var field = $"added_tokens[{added.Count}]";
+            if (IsAbsent(a, "id") || a.GetProperty("id").ValueKind != JsonValueKind.Number) throw InputException.At(path, null, field,
+                "expected 'id' and 'content'");
+            var content = String(a, "content", path, field);
+            added.Add(new AddedToken(a.GetProperty("id").GetInt32(), content, Bool(a, "special", path, field, false),
+                Bool(a, "single_word", path, field, false), Bool(a, "lstrip", path, field, false), Bool(a, "rstrip", path, field, false),
+                Bool(a, "normalized", path, field, true)));
+        }
+        return added;
+    }
+
+    /// <summary>
+    /// Reads <c>tokenizer.json</c> and, when given and present, <c>tokenizer_config.json</c> (gzip- or Brotli-compressed
+    /// files, named *.gz / *.br, are read too). A tokenizer it cannot run is refused with an error naming the file and field.
+    /// </summary>
     public static BpeTokenizer Load(string tokenizerJson, string? tokenizerConfig = null)
     {
-        static JsonElement Parse(string p)
-        {
-            try { using var d = JsonDocument.Parse(File.ReadAllText(p)); return d.RootElement.Clone(); }
-            catch (JsonException e) { throw new InputException($"{p}: not valid JSON ({e.Message})", e); }
-        }
-        if (!File.Exists(tokenizerJson)) throw new InputException($"{tokenizerJson}: file not found; expected a Hugging Face tokenizer.json");
-        var root = Parse(tokenizerJson);
+        if (!File.Exists(tokenizerJson))
+            throw new InputException($"{tokenizerJson}: file not found; expected a Hugging Face tokenizer.json");
+        using var document = Parse(tokenizerJson);
+        var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new InputException($"{tokenizerJson}: expected a JSON object");
         bool hasConfig = tokenizerConfig is not null && File.Exists(tokenizerConfig);
-        var config = hasConfig ? Parse(tokenizerConfig!) : (JsonElement?)null;
+        TransformersTokenizerConfig config;
+        if (hasConfig)
+        {
+            using var configDocument = Parse(tokenizerConfig!);
+            config = TransformersTokenizerConfig.Read(tokenizerConfig!, configDocument.RootElement);
+        }
+        else config = TransformersTokenizerConfig.Empty;
         try { return new BpeTokenizer(tokenizerJson, root, hasConfig ? tokenizerConfig : null, config); }
         catch (Exception e) when (e is InvalidOperationException or FormatException or KeyNotFoundException or IndexOutOfRangeException)
         {
@@ -136,97 +212,17 @@ public sealed class BpeTokenizer : ITokenizer
         }
     }
 
-    private static JsonElement Field(JsonElement e, string name, string path, string prefix = "") =>
-        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind != JsonValueKind.Null ? v
-            : throw InputException.At(path, null, prefix + name, "missing");
-
-    private static string TypeOf(JsonElement e) => e.ValueKind == JsonValueKind.Object && e.TryGetProperty("type", out var t) ? t.ToString() : "";
-
-    /// <summary>Whether the normalizer is NFC (false: none); anything else would change ids silently, so it is refused.</summary>
-    private static bool Normalizer(JsonElement root, string path)
+    private static JsonDocument Parse(string path)
     {
-        if (!root.TryGetProperty("normalizer", out var n) || n.ValueKind == JsonValueKind.Null) return false;
-        var steps = TypeOf(n) == "Sequence" && n.TryGetProperty("normalizers", out var list) ? list.EnumerateArray().ToList() : [n];
-        bool nfc = false;
-        for (int i = 0; i < steps.Count; i++)
+        try
         {
-            var type = TypeOf(steps[i]);
-            if (type == "NFC") nfc = true;
-            else throw InputException.At(path, null, steps.Count == 1 && TypeOf(n) != "Sequence" ? "normalizer.type" : $"normalizer.normalizers[{i}].type",
-                $"'{type}' is not supported; expected none or 'NFC'");
+            using var file = File.OpenRead(path);
+            using Stream stream = path.EndsWith(".gz", StringComparison.Ordinal) ? new GZipStream(file, CompressionMode.Decompress)
+                : path.EndsWith(".br", StringComparison.Ordinal) ? new BrotliStream(file, CompressionMode.Decompress)
+                : file;
+            return JsonDocument.Parse(stream, new JsonDocumentOptions { MaxDepth = 256 });
         }
-        return nfc;
-    }
-
-    /// <summary>The regexes that cut the text into pieces, applied one after the other (none: a segment is one piece).</summary>
-    private static CodePointRegex[] PreTokenizer(JsonElement root, string path)
-    {
-        if (!root.TryGetProperty("pre_tokenizer", out var p) || p.ValueKind == JsonValueKind.Null)
-            throw InputException.At(path, null, "pre_tokenizer", "missing; expected a ByteLevel pre-tokenizer (byte-level BPE)");
-        bool sequence = TypeOf(p) == "Sequence";
-        var steps = sequence && p.TryGetProperty("pretokenizers", out var list) ? list.EnumerateArray().ToList() : [p];
-        var regexes = new List<CodePointRegex>();
-        bool byteLevel = false;
-        for (int i = 0; i < steps.Count; i++)
-        {
-            var s = steps[i];
-            var field = sequence ? $"pre_tokenizer.pretokenizers[{i}]" : "pre_tokenizer";
-            var type = TypeOf(s);
-            if (type == "Split")
-            {
-                var behavior = s.TryGetProperty("behavior", out var b) ? b.ToString() : "";
-                if (behavior != "Isolated") throw InputException.At(path, null, $"{field}.behavior", $"'{behavior}' is not supported; expected 'Isolated'");
-                if (s.TryGetProperty("invert", out var inv) && inv.ValueKind == JsonValueKind.True)
-                    throw InputException.At(path, null, $"{field}.invert", "true is not supported; expected false");
-                if (!s.TryGetProperty("pattern", out var pattern) || pattern.ValueKind != JsonValueKind.Object)
-                    throw InputException.At(path, null, $"{field}.pattern", "missing");
-                string source = pattern.TryGetProperty("Regex", out var r) ? r.GetString() ?? ""
-                    : pattern.TryGetProperty("String", out var str) ? Regex.Escape(str.GetString() ?? "")
-                    : throw InputException.At(path, null, $"{field}.pattern", "expected 'Regex' or 'String'");
-                try { regexes.Add(new CodePointRegex(new Regex(source, RegexOptions.CultureInvariant))); }
-                catch (ArgumentException e) { throw InputException.At(path, null, $"{field}.pattern.Regex", $"not a regex .NET can run ({e.Message})"); }
-            }
-            else if (type == "ByteLevel")
-            {
-                byteLevel = true;
-                if (s.TryGetProperty("add_prefix_space", out var aps) && aps.ValueKind == JsonValueKind.True)
-                    throw InputException.At(path, null, $"{field}.add_prefix_space", "true is not supported; expected false");
-                // tokenizers' default for a missing use_regex is true.
-                if (!s.TryGetProperty("use_regex", out var ur) || ur.ValueKind == JsonValueKind.True)
-                    regexes.Add(new CodePointRegex(new Regex(Gpt2Pattern, RegexOptions.CultureInvariant)));
-            }
-            else throw InputException.At(path, null, $"{field}.type", $"'{type}' is not supported; expected 'Split' or 'ByteLevel'");
-        }
-        if (!byteLevel) throw InputException.At(path, null, "pre_tokenizer", "no ByteLevel step; only byte-level BPE is supported");
-        return regexes.ToArray();
-    }
-
-    /// <summary>Ids the post-processor puts around a single sequence: TemplateProcessing's special tokens; ByteLevel adds none.</summary>
-    private static (int[] Prefix, int[] Suffix) PostProcessor(JsonElement root, string path)
-    {
-        if (!root.TryGetProperty("post_processor", out var p) || p.ValueKind == JsonValueKind.Null) return ([], []);
-        bool sequence = TypeOf(p) == "Sequence";
-        var processors = sequence && p.TryGetProperty("processors", out var list) ? list.EnumerateArray().ToList() : [p];
-        var prefix = new List<int>();
-        var suffix = new List<int>();
-        for (int i = 0; i < processors.Count; i++)
-        {
-            var proc = processors[i];
-            var field = sequence ? $"post_processor.processors[{i}]" : "post_processor";
-            var type = TypeOf(proc);
-            if (type == "ByteLevel") continue; // only trims offsets in tokenizers; our offsets keep the whole span
-            if (type != "TemplateProcessing") throw InputException.At(path, null, $"{field}.type", $"'{type}' is not supported; expected 'TemplateProcessing' or 'ByteLevel'");
-            bool afterSequence = false;
-            foreach (var piece in proc.GetProperty("single").EnumerateArray())
-            {
-                if (piece.TryGetProperty("Sequence", out _)) { afterSequence = true; continue; }
-                var name = piece.TryGetProperty("SpecialToken", out var st) && st.TryGetProperty("id", out var stId) ? stId.GetString() : null;
-                if (name is null || !proc.TryGetProperty("special_tokens", out var specials) || !specials.TryGetProperty(name, out var special))
-                    throw InputException.At(path, null, $"{field}.single", $"special token '{name}' is not listed in special_tokens");
-                (afterSequence ? suffix : prefix).AddRange(special.GetProperty("ids").EnumerateArray().Select(x => x.GetInt32()));
-            }
-        }
-        return (prefix.ToArray(), suffix.ToArray());
+        catch (JsonException e) { throw new InputException($"{path}: not valid JSON ({e.Message})", e); }
     }
 
     public int? TokenToId(string token) =>
@@ -267,113 +263,56 @@ public sealed class BpeTokenizer : ITokenizer
         return copy is null ? text : new string(copy);
     }
 
-    /// <summary>Normalises, pre-tokenises and merges text[start..end), recording each id's span in the original text.</summary>
+    /// <summary>Normalises text[start..end), then finds normalised added tokens, pre-tokenises and encodes the rest.</summary>
     private void EncodeSegment(string text, int start, int end, List<int> ids, List<(int, int)> offsets)
     {
         if (end <= start) return;
-        var (s, origin) = Normalize(text, start, end);
+        var segment = NormalizedText.Of(text, start, end);
+        normalizer?.Normalize(segment);
         int at = 0;
-        foreach (var (mStart, mEnd, id) in normalizedAdded.Find(s, 0, s.Length))
+        foreach (var (mStart, mEnd, id) in normalizedAdded.Find(segment.Text, 0, segment.Length))
         {
-            EncodePieces(s, at, mStart, origin, ids, offsets);
+            EncodePieces(segment, at, mStart, ids, offsets);
             ids.Add(id);
-            offsets.Add((origin[mStart].Start, origin[mEnd - 1].End));
+            offsets.Add(segment.SpanOf(mStart, mEnd));
             at = mEnd;
         }
-        EncodePieces(s, at, s.Length, origin, ids, offsets);
+        EncodePieces(segment, at, segment.Length, ids, offsets);
+    }
+
+    private void EncodePieces(NormalizedText segment, int start, int end, List<int> ids, List<(int, int)> offsets)
+    {
+        if (end <= start) return;
+        List<NormalizedText> pieces = [segment.Slice(start, end)];
+        if (preTokenizer is not null) pieces = preTokenizer.Split(pieces);
+        foreach (var piece in pieces)
+            foreach (var (id, tokenStart, tokenEnd) in model.Tokenize(piece.Text))
+            {
+                ids.Add(id);
+                offsets.Add(piece.SpanOf(tokenStart, tokenEnd));
+            }
     }
 
     /// <summary>
-    /// The segment as the model sees it and, for each of its UTF-16 units, the span of the original text it stands
-    /// for (both units of a surrogate pair: the pair). NFC runs per text element, since compositions never cross one;
-    /// the characters of an element NFC changed all stand for the whole original element.
+    /// tokenizers' decode (each id's token, special ones left out on request, unknown ids ignored; through the
+    /// decoder, or joined with spaces without one), then transformers' clean-up when the config asks for it.
     /// </summary>
-    private (string Text, (int Start, int End)[] Origin) Normalize(string text, int start, int end)
-    {
-        var segment = text.Substring(start, end - start);
-        if (nfc && !segment.IsNormalized(NormalizationForm.FormC))
-        {
-            var normalized = new StringBuilder(segment.Length);
-            var map = new List<(int, int)>(segment.Length);
-            var elements = StringInfo.GetTextElementEnumerator(segment);
-            while (elements.MoveNext())
-            {
-                var element = (string)elements.Current;
-                int from = start + elements.ElementIndex;
-                var n = element.Normalize(NormalizationForm.FormC);
-                normalized.Append(n);
-                if (n == element) AddIdentity(element, from, map);
-                else for (int k = 0; k < n.Length; k++) map.Add((from, from + element.Length));
-            }
-            return (normalized.ToString(), map.ToArray());
-        }
-        var identity = new List<(int, int)>(segment.Length);
-        AddIdentity(segment, start, identity);
-        return (segment, identity.ToArray());
-    }
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false) => Decode(ids, skipSpecialTokens, cleanUpTokenizationSpaces);
 
-    private static void AddIdentity(string s, int from, List<(int, int)> map)
+    /// <summary>
+    /// Decodes with or without transformers' clean-up, whatever the config says (its <c>clean_up_tokenization_spaces</c> argument).
+    /// </summary>
+    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens, bool cleanUpSpaces)
     {
-        for (int k = 0; k < s.Length; k++)
-        {
-            int first = char.IsLowSurrogate(s[k]) && k > 0 && char.IsHighSurrogate(s[k - 1]) ? k - 1 : k;
-            map.Add((from + first, from + first + (char.IsSurrogatePair(s, first) ? 2 : 1)));
-        }
-    }
-
-    private void EncodePieces(string s, int start, int end, (int Start, int End)[] origin, List<int> ids, List<(int, int)> offsets)
-    {
-        if (end <= start) return;
-        var pieces = new List<(int Start, int Length)> { (start, end - start) };
-        foreach (var regex in splits)
-        {
-            var next = new List<(int, int)>(pieces.Count * 2);
-            foreach (var (pStart, pLength) in pieces) regex.SplitIsolated(s, pStart, pLength, next);
-            pieces = next;
-        }
-        Span<byte> utf8 = stackalloc byte[4];
-        var word = new StringBuilder();
-        var symbolChar = new List<int>();
-        foreach (var (pStart, pLength) in pieces)
-        {
-            // Byte-level symbols of the piece, each remembering the (normalised) character it came from.
-            word.Clear();
-            symbolChar.Clear();
-            for (int c = pStart; c < pStart + pLength;)
-            {
-                Rune.DecodeFromUtf16(s.AsSpan(c, pStart + pLength - c), out var rune, out int width);
-                int count = rune.EncodeToUtf8(utf8);
-                for (int b = 0; b < count; b++) { word.Append(ByteLevelTokenizer.ByteToChar[utf8[b]]); symbolChar.Add(c); }
-                c += width;
-            }
-            int position = 0;
-            foreach (var id in merges.Encode(word.ToString()))
-            {
-                int length = modelTokens[id]!.Length; // byte-alphabet tokens: one character per byte
-                offsets.Add((origin[symbolChar[position]].Start, origin[symbolChar[position + length - 1]].End));
-                ids.Add(id);
-                position += length;
-            }
-        }
-    }
-
-    /// <summary>tokenizers' ByteLevel decoder: every token's characters back to bytes (a token with characters outside the byte alphabet, such as an added token, as its own UTF-8), then UTF-8 with U+FFFD for broken sequences.</summary>
-    public string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false)
-    {
-        var bytes = new List<byte>();
+        var tokens = new List<string>();
         foreach (var id in ids)
         {
-            string token;
-            if (addedById.TryGetValue(id, out var added))
-            {
-                if (skipSpecialTokens && added.Special) continue;
-                token = added.Content;
-            }
-            else token = id >= 0 && id < modelTokens.Length && modelTokens[id] is string m ? m
-                : throw new ArgumentOutOfRangeException(nameof(ids), $"token id {id} is not in the vocabulary");
-            if (token.All(ByteLevelTokenizer.CharToByte.ContainsKey)) foreach (var c in token) bytes.Add(ByteLevelTokenizer.CharToByte[c]);
-            else bytes.AddRange(Encoding.UTF8.GetBytes(token));
+            var token = addedById.TryGetValue(id, out var added) ? added.Content : id >= 0 && id < modelTokens.Length ? modelTokens[id]
+                : null;
+            if (token is null || skipSpecialTokens && specialContents.Contains(token)) continue;
+            tokens.Add(token);
         }
-        return Encoding.UTF8.GetString(bytes.ToArray());
+        var text = decoder is null ? string.Join(" ", tokens) : decoder.Decode(tokens);
+        return cleanUpSpaces ? TransformersTokenizerConfig.CleanUp(text) : text;
     }
 }

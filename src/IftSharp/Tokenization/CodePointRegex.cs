@@ -10,29 +10,25 @@ namespace IftSharp.Tokenization;
 /// that are neither <c>\p{L}</c> nor <c>\p{N}</c>, and an emoji before a word would not stick to it; either changes
 /// where pieces break and so the ids. Text with surrogate pairs is therefore matched on a stand-in string where each
 /// astral code point is one BMP character of the same Unicode category (the patterns test categories, and their
-/// literals are ASCII), and the matches are mapped back.
+/// literals are ASCII or BMP ranges the stand-ins avoid), and the matches are mapped back.
 /// </summary>
 internal sealed class CodePointRegex(Regex regex)
 {
     public Regex Regex { get; } = regex;
 
-    /// <summary>The matches and the gaps between them, in order, as (start, length) in UTF-16 units of <paramref name="text"/> (the Split pre-tokenizer's Isolated behaviour).</summary>
-    public void SplitIsolated(string text, int start, int length, List<(int Start, int Length)> pieces)
+    /// <summary>The non-empty matches in <paramref name="text"/>, in order, as (start, end) in UTF-16 units.</summary>
+    public List<(int Start, int End)> Matches(string text)
     {
-        var segment = text.Substring(start, length);
-        int[]? units = null; // code point index -> UTF-16 index in segment, plus the end
-        var subject = segment;
-        if (HasSurrogates(segment)) (subject, units) = StandIn(segment);
-        int at = 0;
+        int[]? units = null; // code point index -> UTF-16 index in text, plus the end
+        var subject = text;
+        if (HasSurrogates(text)) (subject, units) = StandIn(text);
+        var found = new List<(int, int)>();
         foreach (Match m in Regex.Matches(subject))
         {
             if (m.Length == 0) continue;
-            int mStart = units is null ? m.Index : units[m.Index], mEnd = units is null ? m.Index + m.Length : units[m.Index + m.Length];
-            if (mStart > at) pieces.Add((start + at, mStart - at));
-            pieces.Add((start + mStart, mEnd - mStart));
-            at = mEnd;
+            found.Add(units is null ? (m.Index, m.Index + m.Length) : (units[m.Index], units[m.Index + m.Length]));
         }
-        if (at < segment.Length) pieces.Add((start + at, segment.Length - at));
+        return found;
     }
 
     private static bool HasSurrogates(string s)
@@ -66,7 +62,7 @@ internal sealed class CodePointRegex(Regex regex)
         UnicodeCategory.LowercaseLetter => '\u00E0',
         UnicodeCategory.TitlecaseLetter => '\u01C5',
         UnicodeCategory.ModifierLetter => '\u02B0',
-        UnicodeCategory.OtherLetter => '\u3042',
+        UnicodeCategory.OtherLetter => '\uA500', // Vai: outside the CJK and kana ranges patterns spell out
         UnicodeCategory.NonSpacingMark => '\u0300',
         UnicodeCategory.SpacingCombiningMark => '\u0903',
         UnicodeCategory.EnclosingMark => '\u20DD',

