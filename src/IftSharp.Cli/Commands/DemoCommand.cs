@@ -98,7 +98,8 @@ public static class DemoCommand
         var after = Answers(model, tokenizer, template, prompts);
         var table = new Table().AddColumns("prompt", "set", "reference", "before training", "after IFT");
         for (int i = 0; i < prompts.Count; i++)
-            table.AddRow(Markup.Escape(prompts[i][^1].Content), shown[i].Set, Markup.Escape(shown[i].Conversation.First(m => m.Role == "assistant").Content),
+            table.AddRow(Markup.Escape(prompts[i][^1].Text), shown[i].Set,
+                Markup.Escape(shown[i].Conversation.First(m => m.Role == "assistant").Text),
                 Markup.Escape(Shown(before[i])), Markup.Escape(Shown(after[i])));
         AnsiConsole.Write(table);
 

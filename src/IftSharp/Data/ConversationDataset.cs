@@ -51,7 +51,7 @@ public static class ConversationDataset
             {
                 var p = Turns(prompt, "user", path, lineNumber, "prompt");
                 var c = Turns(completion, "assistant", path, lineNumber, "completion");
-                if (c.Count == 0 || c[0].Role != "assistant" || c.Any(m => m.Content.Length == 0))
+                if (c.Count == 0 || c[0].Role != "assistant" || c.Any(m => m.Text.Length == 0))
                     throw InputException.At(path, lineNumber, "completion", "expected a non-empty assistant completion");
                 skip = p.Count(m => m.Role == "assistant");
                 conversation = [.. p, .. c];

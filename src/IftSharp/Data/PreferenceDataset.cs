@@ -44,7 +44,7 @@ public static class PreferenceDataset
                 rejected = rejected.Skip(shared).ToList();
             }
             foreach (var (name, completion) in new[] { ("chosen", chosen), ("rejected", rejected) })
-                if (completion.Count == 0 || completion[0].Role != "assistant" || completion.Any(m => m.Content.Length == 0))
+                if (completion.Count == 0 || completion[0].Role != "assistant" || completion.Any(m => m.Text.Length == 0))
                     throw InputException.At(path, line, name, "expected a non-empty assistant completion");
             int history = prompt.Count(m => m.Role == "assistant");
             pairs.Add(new PreferenceExample(

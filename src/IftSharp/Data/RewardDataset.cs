@@ -36,7 +36,7 @@ public static class RewardDataset
             var tokenised = completions.EnumerateArray().Select((c, i) =>
             {
                 var turns = ConversationDataset.Turns(c, "assistant", path, line, $"completions[{i}]");
-                if (turns.Count == 0 || turns[0].Role != "assistant" || turns.Any(m => m.Content.Length == 0))
+                if (turns.Count == 0 || turns[0].Role != "assistant" || turns.Any(m => m.Text.Length == 0))
                     throw InputException.At(path, line, $"completions[{i}]", "expected a non-empty assistant completion");
                 return ConversationDataset.Tokenize([.. prompt, .. turns], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history, maxPromptLength: maxPromptLength);
             }).ToList();
