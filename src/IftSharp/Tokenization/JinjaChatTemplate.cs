@@ -39,6 +39,10 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
     private readonly bool _usesGeneration;
     private readonly Dictionary<string, object?> _tokens = [];
     private readonly List<string> _markers;
+    private readonly List<string> _endOfTurn;
+
+    private static readonly string[] EndOfTurnTokens =
+        ["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<|call|>", "<|return|>", "<end_of_turn>", "</s>", "<|endoftext|>"];
 
     /// <summary>The Jinja source.</summary>
     public string Source { get; }
@@ -54,6 +58,8 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
             if (value is not null) _tokens[name] = Py.FromClr(value);
         _markers = _tokens.Values.SelectMany(v => v is string s ? [s] : v is List<object?> l ? l.OfType<string>() : [])
             .Where(s => s.Length > 0).Distinct().OrderByDescending(s => s.Length).ToList();
+        _endOfTurn = [.. EndOfTurnTokens];
+        if (_tokens.TryGetValue("eos_token", out var eos) && eos is string { Length: > 0 } e && !_endOfTurn.Contains(e)) _endOfTurn.Add(e);
     }
 
     /// <summary>Reads <c>chat_template</c> and the special-token strings of a <c>tokenizer_config.json</c>.</summary>
@@ -354,12 +360,13 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
         return (prefix.Length, EndOfTurn(text, prefix.Length, index));
     }
 
-    /// <summary>The end of the first end-of-turn marker after <paramref name="from"/> (one right at it opens the turn, like
-    /// Llama 3.1's <c>&lt;|python_tag|&gt;</c>).</summary>
+    /// <summary>The end of the first end-of-turn token after <paramref name="from"/>: the eos token or one of the real
+    /// templates' (tool-call turns hold other special tokens, like gpt-oss's <c>&lt;|channel|&gt;</c>, that do not end them).</summary>
     private int EndOfTurn(string text, int from, int index)
     {
         for (int p = from + 1; p < text.Length; p++)
-            if (MarkerAt(text, p) is int n and > 0) return p + n;
+            foreach (var token in _endOfTurn)
+                if (string.CompareOrdinal(text, p, token, 0, token.Length) == 0) return p + token.Length;
         throw new InputException($"chat template: message {index} (assistant): no end-of-turn marker follows its tool calls, " +
             "so its span for the loss cannot be located");
     }

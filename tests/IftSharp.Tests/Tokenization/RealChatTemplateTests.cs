@@ -121,6 +121,48 @@ public class RealChatTemplateTests
         Assert.True(failures.Count == 0, $"{failures.Count} renders differ:\n" + string.Join("\n", failures.Take(5)));
     }
 
+    private static List<string> SpanTexts(string template, string conversation, bool tools = false)
+    {
+        var messages = Dicts(Reference.GetProperty("conversations").GetProperty(conversation));
+        var context = tools ? new Dictionary<string, object?> { ["tools"] = Reference.GetProperty("tools") } : null;
+        var rendered = Load(template).Render(messages, false, context);
+        var expected = Cases(template).Single(c => c.GetProperty("conversation").GetString() == conversation
+            && c.GetProperty("tools").GetBoolean() == tools && c.GetProperty("kwargs").EnumerateObject().Count() == 0);
+        Assert.Equal(expected.GetProperty("text").GetString(), rendered.Text);
+        return rendered.AssistantSpans.Select(s => rendered.Text[s.Start..s.End]).ToList();
+    }
+
+    /// <summary>
+    /// Templates without generation blocks: a tool-call turn with no content starts where the conversation before it,
+    /// rendered with the generation prompt, ends and runs through its end-of-turn token; calls after content extend the
+    /// content's span to it; a turn the template never closes before the tool's answer is refused (hand-checked renders).
+    /// </summary>
+    [Fact]
+    public void LocatedSpansCoverToolCallTurnsThroughTheirEndOfTurn()
+    {
+        Assert.Equal(["<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n</tool_call><|im_end|>", "5<|im_end|>"],
+            SpanTexts("qwen3", "tool_call_empty_content"));
+        Assert.Equal(["Let me add them.\n<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 2, \"b\": 3}}\n</tool_call><|im_end|>"],
+            SpanTexts("qwen3", "tool_call_with_text"));
+        Assert.Equal(["{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Zürich\", \"days\": 2}}<|eot_id|>",
+            "21.5 °C in Zürich.<|eot_id|>"],
+            SpanTexts("llama3_1_instruct", "tool_call_null_content", tools: true));
+        Assert.Equal(["[TOOL_CALLS] [{\"name\": \"add\", \"arguments\": {\"a\": 2, \"b\": 3}, \"id\": \"call0002b\"}]</s>", "5</s>"],
+            SpanTexts("mistral_v03", "tool_call_empty_content"));
+        Assert.Equal([" to=functions.add<|channel|>commentary json<|message|>{\"a\": 2, \"b\": 3}<|call|>", "5<|return|>"],
+            SpanTexts("gpt_oss", "tool_call_empty_content"));
+        var calls = SpanTexts("deepseek_v3", "two_tool_calls");
+        Assert.StartsWith("<｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function", calls[0]);
+        Assert.EndsWith("```<｜tool▁call▁end｜><｜tool▁calls▁end｜><｜end▁of▁sentence｜>", calls[0]);
+        Assert.Equal(["General Kenobi.<end_of_turn>"], SpanTexts("gemma3", "content_parts"));
+        // DeepSeek-V3's template never closes a single tool call: its span would run into the tool's answer
+        var open = Assert.Throws<InputException>(() => SpanTexts("deepseek_v3", "tool_call_string_arguments"));
+        Assert.Contains("message 1 (assistant): no end-of-turn marker closes its tool calls before the next message", open.Message);
+        // Mistral v0.3 moves the system message into the last user turn, so the prompt before the call is not a prefix
+        var moved = Assert.Throws<InputException>(() => SpanTexts("mistral_v03", "tool_call_null_content"));
+        Assert.Contains("message 2 (assistant) has tool calls and no content", moved.Message);
+    }
+
     [Fact]
     public void GenerationBlocksOfARealTemplateGiveTheSpansTransformersRecords()
     {

@@ -19,54 +19,10 @@ Templates (tokenization/templates/NAME.jinja, special-token strings in NAME.toke
 strftime_now reads a fixed clock (2025-03-07 09:05:03) so renders are reproducible; the C# test sets the same clock.
 Run: /usr/bin/python3 make_real_template_fixtures.py"""
 import json, os
-from datetime import datetime
-from jinja2 import nodes
-from jinja2.exceptions import TemplateError
-from jinja2.ext import Extension, loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from transformers_jinja import GenerationSpans, TemplateRaised, make_env
 
 here = os.path.dirname(os.path.abspath(__file__))
 tdir = os.path.join(here, "..", "tokenization", "templates")
-CLOCK = datetime(2025, 3, 7, 9, 5, 3)
-
-
-class TemplateRaised(TemplateError):
-    """What raise_exception raises (transformers raises a plain TemplateError; the subclass tells it from Jinja's own)."""
-
-
-class GenerationSpans(Extension):
-    """transformers' AssistantTracker: {% generation %} records where its output lands in the streamed render."""
-    tags = {"generation"}
-
-    def __init__(self, environment):
-        super().__init__(environment)
-        self.chunks, self.spans = None, None
-
-    def parse(self, parser):
-        lineno = next(parser.stream).lineno
-        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-        return nodes.CallBlock(self.call_method("_record"), [], [], body).set_lineno(lineno)
-
-    def _record(self, caller):
-        out = caller()
-        if self.chunks is not None:
-            start = len("".join(self.chunks))
-            self.spans.append((start, start + len(out)))
-        return out
-
-
-def make_env():
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[GenerationSpans, loopcontrols])
-
-    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-
-    def raise_exception(message):
-        raise TemplateRaised(message)
-    env.filters["tojson"] = tojson
-    env.globals["raise_exception"] = raise_exception
-    env.globals["strftime_now"] = lambda fmt: CLOCK.strftime(fmt)
-    return env
 
 
 u16 = lambda s: len(s.encode("utf-16-le")) // 2  # .NET strings index UTF-16 code units
