@@ -113,6 +113,26 @@ public class TrlMaskTests
         finally { File.Delete(path); }
     }
 
+    /// <summary>The README's example of the two rules on Qwen3.</summary>
+    [Fact]
+    public void OnQwen3TheTwoRulesDifferByTheThinkBlockAndTheNewline()
+    {
+        var (tokenizer, template) = Tokenizers["qwen3"].Value;
+        const string user = "{\"role\": \"user\", \"content\": \"What is 2 plus 2?\"}";
+        const string assistant = "{\"role\": \"assistant\", \"content\": \"4.\"}";
+        var path = TempJsonl.Write($"{{\"prompt\": [{user}], \"completion\": [{assistant}]}}", $"{{\"messages\": [{user}, {assistant}]}}");
+        try
+        {
+            var examples = ConversationDataset.ReadExamples(path, tokenizer, template, new DatasetReadOptions(4096));
+            Assert.Equal(examples[0].InputIds, examples[1].InputIds);
+            var labelled = examples.Select(e => e.InputIds.Where((_, i) => e.Labels[i] != TokenLogProbs.IgnoreIndex).ToArray()).ToList();
+            Assert.Equal("<think>\n\n</think>\n\n4.<|im_end|>\n", tokenizer.Decode(labelled[0]));
+            Assert.Equal(8, labelled[0].Length);
+            Assert.Equal("4.<|im_end|>", tokenizer.Decode(labelled[1]));
+        }
+        finally { File.Delete(path); }
+    }
+
     [Theory]
     [InlineData("qwen3_basic")]
     [InlineData("llama3_basic")]
