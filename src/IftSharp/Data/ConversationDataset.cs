@@ -5,79 +5,141 @@ using IftSharp.Tokenization;
 
 namespace IftSharp.Data;
 
-/// <summary>A tokenised training example: ids and unshifted labels (-100 where no loss is taken).</summary>
-public sealed record TrainingExample(int[] InputIds, long[] Labels)
-{
-    public int Length => InputIds.Length;
-}
-
 /// <summary>
-/// Conversational datasets in TRL's <c>messages</c> shape (one JSON object per line:
-/// <c>{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]}</c>).
+/// Single-target datasets in TRL's shapes (one JSON object per line), tokenised with TRL's loss masks:
+/// <list type="bullet">
+/// <item>prompt-completion (<c>prompt</c>, <c>completion</c>): TRL's SFTTrainer rule, see <see cref="TokenizePromptCompletion"/>;</item>
+/// <item>conversational (<c>messages</c>): the loss on the assistant turns, see <c>Tokenize</c>;</item>
+/// <item>language modeling (<c>text</c>): the text and EOS, every token learned, no chat template.</item>
+/// </list>
+/// A row's <c>tools</c> and <c>chat_template_kwargs</c> reach the chat template as TRL passes them.
 /// </summary>
 public static class ConversationDataset
 {
-    /// <summary>
-    /// Single-target training examples from a JSONL file in any of TRL's shapes, detected per line: conversational
-    /// (<c>messages</c>), prompt-completion (<c>prompt</c> and <c>completion</c>, strings — rendered as a user and an
-    /// assistant turn — or message lists), or language modeling (<c>text</c>: the whole text plus EOS is learned, no
-    /// chat template).
-    /// </summary>
-    public static IReadOnlyList<TrainingExample> ReadExamples(string path, ITokenizer tokenizer, IChatTemplate? template, int maxLength, int? maxPromptLength = null)
+    /// <summary>Single-target training examples from a JSONL (or Parquet) file in any of TRL's shapes, detected per row.</summary>
+    public static IReadOnlyList<TrainingExample> ReadExamples(string path, ITokenizer tokenizer, IChatTemplate? template, int maxLength,
+        int? maxPromptLength = null) =>
+        ReadExamples(path, tokenizer, template, new DatasetReadOptions(maxLength) { MaxPromptLength = maxPromptLength });
+
+    public static IReadOnlyList<TrainingExample> ReadExamples(string path, ITokenizer tokenizer, IChatTemplate? template,
+        DatasetReadOptions options)
     {
         var examples = new List<TrainingExample>();
-        foreach (var (lineNumber, root) in DatasetRows.Read(path))
+        var warnings = new DatasetWarnings(path, options.Warn);
+        foreach (var (line, root) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("text", out var text) && !root.TryGetProperty("messages", out _))
+            if (root.ValueKind != JsonValueKind.Object)
+                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(root)}");
+            var row = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(root, path, line), Warnings = warnings };
+            bool hasMessages = root.TryGetProperty("messages", out _);
+            bool hasPrompt = root.TryGetProperty("prompt", out var prompt);
+            if (root.TryGetProperty("text", out var text) && !hasMessages && !hasPrompt)
             {
-                if (text.ValueKind != JsonValueKind.String || text.GetString()!.Length == 0) throw InputException.At(path, lineNumber, "text", "expected a non-empty string");
-                var ids = tokenizer.Encode(text.GetString()!, addSpecialTokens: true).Ids.ToList();
-                if (tokenizer.EosTokenId is int eos) ids.Add(eos);
-                var kept = ids.Take(maxLength).ToArray();
-                examples.Add(new TrainingExample(kept, kept.Select(i => (long)i).ToArray()));
+                if (text.ValueKind != JsonValueKind.String || text.GetString()!.Length == 0)
+                {
+                    var got = text.ValueKind == JsonValueKind.String ? "an empty one" : DatasetMessages.Kind(text);
+                    throw InputException.At(path, line, "text", $"expected a non-empty string; got {got}");
+                }
+                examples.Add(TokenizeText(text.GetString()!, tokenizer, options.MaxLength));
                 continue;
             }
-            List<ChatMessage> conversation;
-            int skip = 0;
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("prompt", out var prompt) && root.TryGetProperty("completion", out var completion)
-                && prompt.ValueKind == JsonValueKind.String && completion.ValueKind == JsonValueKind.String)
+            if (hasPrompt && !hasMessages)
             {
-                if (completion.GetString()!.Length == 0) throw InputException.At(path, lineNumber, "completion", "empty; expected the completion text");
-                examples.Add(TokenizePlain(prompt.GetString()!, completion.GetString()!, tokenizer, maxLength, path, lineNumber, maxPromptLength));
+                if (!root.TryGetProperty("completion", out var completion))
+                    throw InputException.At(path, line, "completion", "missing; a row with a prompt needs its completion");
+                examples.Add(TokenizePromptCompletion(DatasetMessages.Field(prompt, path, line, "prompt"),
+                    DatasetMessages.Field(completion, path, line, "completion"), tokenizer, template, options, row));
                 continue;
             }
-            var chatTemplate = template ?? throw InputException.At(path, lineNumber, null, "conversational data needs the tokenizer's chat_template");
-            if (root.ValueKind == JsonValueKind.Object && root.TryGetProperty("prompt", out prompt) && root.TryGetProperty("completion", out completion))
-            {
-                var p = Turns(prompt, "user", path, lineNumber, "prompt");
-                var c = Turns(completion, "assistant", path, lineNumber, "completion");
-                if (c.Count == 0 || c[0].Role != "assistant" || c.Any(m => m.Content.Length == 0))
-                    throw InputException.At(path, lineNumber, "completion", "expected a non-empty assistant completion");
-                skip = p.Count(m => m.Role == "assistant");
-                conversation = [.. p, .. c];
-            }
-            else conversation = Conversation(root, path, lineNumber);
-            examples.Add(Tokenize(conversation, tokenizer, chatTemplate, maxLength, source: path, line: lineNumber, skipAssistantTurns: skip, maxPromptLength: maxPromptLength));
+            var chatTemplate = template ?? throw InputException.At(path, line, null,
+                "conversational data needs the tokenizer's chat_template");
+            examples.Add(Tokenize(Conversation(root, path, line), tokenizer, chatTemplate, options, row));
         }
+        warnings.Flush();
         if (examples.Count == 0) throw new InputException($"{path}: no examples");
         return examples;
     }
 
     /// <summary>
-    /// TRL's standard (non-conversational) prompt-completion: no chat template; the ids of the prompt (with the tokenizer's
-    /// special tokens, e.g. BOS), then of the completion and EOS, which alone are labelled. A prompt that leaves no room
-    /// for the completion within <paramref name="maxLength"/> is an error.
+    /// TRL's language modeling rows: the text with EOS appended unless it already ends with it, tokenised with the
+    /// tokenizer's special tokens (e.g. BOS), every token labelled, cut on the right to <paramref name="maxLength"/>.
     /// </summary>
-    public static TrainingExample TokenizePlain(string prompt, string completion, ITokenizer tokenizer, int maxLength, string source, int line,
-        int? maxPromptLength = null)
+    public static TrainingExample TokenizeText(string text, ITokenizer tokenizer, int maxLength)
     {
-        var promptIds = tokenizer.Encode(prompt, addSpecialTokens: true).Ids;
-        var completionIds = tokenizer.Encode(completion).Ids.ToList();
-        if (tokenizer.EosTokenId is int eos) completionIds.Add(eos);
-        var ids = promptIds.Concat(completionIds).ToArray();
-        var labels = ids.Select((id, i) => i < promptIds.Count ? Objectives.TokenLogProbs.IgnoreIndex : id).ToArray();
-        return Truncate(new TrainingExample(ids, labels), maxLength, maxPromptLength, source, line, "prompt");
+        var ids = tokenizer.Encode(WithEos(text, tokenizer), addSpecialTokens: true).Ids.Take(maxLength).ToArray();
+        return new TrainingExample(ids, ids.Select(i => (long)i).ToArray());
     }
+
+    private static string WithEos(string text, ITokenizer tokenizer) =>
+        tokenizer.EosToken is { Length: > 0 } eos && !text.EndsWith(eos, StringComparison.Ordinal) ? text + eos : text;
+
+    /// <summary>
+    /// One prompt-completion row with TRL's mask (trl/trainer/sft_trainer.py and dpo_trainer.py). Conversational
+    /// (message lists): <c>prompt_ids = tokens(render(prompt, add_generation_prompt=True))</c> and
+    /// <c>full_ids = tokens(render(prompt + completion))</c>, both with the row's tools and template arguments and no
+    /// extra special tokens (the template writes them); so everything after the generation prompt is learned, including
+    /// what the template writes around the completion (Qwen3's empty <c>&lt;think&gt;</c> block, the newline after
+    /// <c>&lt;|im_end|&gt;</c>). Standard (strings): <c>prompt_ids = tokens(prompt)</c> and
+    /// <c>full_ids = tokens(prompt + completion + eos)</c> (EOS added unless the completion ends with it) with the
+    /// tokenizer's special tokens. The labels are -100 on the first <c>len(prompt_ids)</c> tokens and the ids after them;
+    /// a row whose prompt ids are not a prefix of the full ids is counted in <see cref="RowContext.Warnings"/> (TRL warns),
+    /// and <paramref name="join"/> says which ids it then trains on. A string beside a message list becomes one user
+    /// (prompt) or assistant (completion) message. Then <see cref="Truncate"/>.
+    /// </summary>
+    public static TrainingExample TokenizePromptCompletion(TextOrMessages prompt, TextOrMessages completion, ITokenizer tokenizer,
+        IChatTemplate? template, DatasetReadOptions options, RowContext row, PromptJoin join = PromptJoin.FullRender,
+        string completionField = "completion")
+    {
+        IReadOnlyList<int> promptIds, fullIds;
+        if (!prompt.IsConversational && !completion.IsConversational)
+        {
+            if (completion.Text!.Length == 0)
+                throw InputException.At(row.Source, row.Line, completionField, "empty; expected the completion text");
+            promptIds = tokenizer.Encode(prompt.Text!, addSpecialTokens: true).Ids;
+            fullIds = tokenizer.Encode(prompt.Text + WithEos(completion.Text, tokenizer), addSpecialTokens: true).Ids;
+        }
+        else
+        {
+            var chatTemplate = template ?? throw InputException.At(row.Source, row.Line, null,
+                "conversational data needs the tokenizer's chat_template");
+            var promptMessages = prompt.AsMessages("user");
+            var completionMessages = completion.AsMessages("assistant");
+            CheckCompletion(completionMessages, row, completionField);
+            promptIds = tokenizer.Encode(Render(chatTemplate, promptMessages, true, row)).Ids;
+            fullIds = tokenizer.Encode(Render(chatTemplate, [.. promptMessages, .. completionMessages], false, row)).Ids;
+        }
+        int n = promptIds.Count;
+        if (fullIds.Count < n || !fullIds.Take(n).SequenceEqual(promptIds)) row.Warnings?.Add(DatasetWarnings.PromptNotPrefix, row.Line);
+        var ids = join == PromptJoin.FullRender ? fullIds.ToArray() : promptIds.Concat(fullIds.Skip(n)).ToArray();
+        var labels = ids.Select((id, i) => i < n ? TokenLogProbs.IgnoreIndex : id).ToArray();
+        return Truncate(new TrainingExample(ids, labels), options.MaxLength, options.MaxPromptLength, row.Source, row.Line,
+            completionField);
+    }
+
+    /// <summary>The template's text; its own errors (raise_exception, a type error on null content) name the row.</summary>
+    private static string Render(IChatTemplate template, IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, RowContext row)
+    {
+        try { return template.RenderText(messages, addGenerationPrompt, row.Arguments); }
+        catch (InputException e) when (row.Line > 0) { throw InputException.At(row.Source, row.Line, null, e.Message); }
+    }
+
+    private static void CheckCompletion(IReadOnlyList<ChatMessage> completion, RowContext row, string field)
+    {
+        if (completion.Count == 0 || completion[0].Role != "assistant")
+            throw InputException.At(row.Source, row.Line, field, "expected a completion that starts with an assistant message");
+        if (completion.Any(m => m.Role == "assistant" && !m.HasToolCalls && m.Text.Length == 0))
+            throw InputException.At(row.Source, row.Line, field, "expected a non-empty assistant completion (text or tool calls)");
+    }
+
+    /// <summary>
+    /// TRL's standard (non-conversational) prompt-completion (see <see cref="TokenizePromptCompletion"/>): no chat template;
+    /// the prompt's tokens are unlabelled, those of completion + EOS after them labelled.
+    /// </summary>
+    public static TrainingExample TokenizePlain(string prompt, string completion, ITokenizer tokenizer, int maxLength,
+        string source, int line, int? maxPromptLength = null) =>
+        TokenizePromptCompletion(prompt, completion, tokenizer, null,
+            new DatasetReadOptions(maxLength) { MaxPromptLength = maxPromptLength }, new RowContext(source, line),
+            completionField: "prompt");
 
     /// <summary>
     /// The truncation policy, TRL's: the prompt (the tokens before the first labelled one) keeps its last
@@ -86,34 +148,24 @@ public static class ConversationDataset
     /// </summary>
     public static TrainingExample Truncate(TrainingExample example, int maxLength, int? maxPromptLength, string source, int line, string field)
     {
-        int firstLabel = Array.FindIndex(example.Labels, l => l != Objectives.TokenLogProbs.IgnoreIndex);
+        int firstLabel = Array.FindIndex(example.Labels, l => l != TokenLogProbs.IgnoreIndex);
         if (firstLabel < 0) throw InputException.At(source, line, field, "nothing to train on: no completion token");
         int drop = maxPromptLength is int p && firstLabel > p ? firstLabel - p : 0;
         int keep = Math.Min(example.Length - drop, maxLength);
         var ids = example.InputIds.Skip(drop).Take(keep).ToArray();
         var labels = example.Labels.Skip(drop).Take(keep).ToArray();
-        if (labels.Skip(1).All(l => l == Objectives.TokenLogProbs.IgnoreIndex))
+        if (labels.Skip(1).All(l => l == TokenLogProbs.IgnoreIndex))
             throw InputException.At(source, line, field, $"the prompt fills max_length ({maxLength} tokens): no completion token left to train on");
         return new TrainingExample(ids, labels);
     }
 
-    /// <summary>A field that is a string (one message of <paramref name="stringRole"/>) or a list of messages.</summary>
-    internal static List<ChatMessage> Turns(JsonElement value, string stringRole, string path, int line, string field)
-    {
-        if (value.ValueKind == JsonValueKind.String) return [new ChatMessage(stringRole, value.GetString()!)];
-        if (value.ValueKind != JsonValueKind.Array) throw InputException.At(path, line, field, "expected a string or a list of {\"role\", \"content\"} messages");
-        return Messages(value, path, line, field);
-    }
-
-    /// <summary>Reads a JSONL file; a malformed line, a missing or mistyped field gets an <see cref="InputException"/> naming file, line and field.</summary>
-    public static IReadOnlyList<IReadOnlyList<ChatMessage>> ReadConversations(string path)
+    /// <summary>Reads the <c>messages</c> rows of a JSONL file; a malformed line, a missing or mistyped field gets an
+    /// <see cref="InputException"/> naming file, line and field.</summary>
+    public static IReadOnlyList<IReadOnlyList<ChatMessage>> ReadConversations(string path, bool allowInvalidUtf8 = false)
     {
         var conversations = new List<IReadOnlyList<ChatMessage>>();
-        foreach (var (lineNumber, root) in DatasetRows.Read(path))
-        {
-            var conversation = Conversation(root, path, lineNumber);
-            conversations.Add(conversation);
-        }
+        foreach (var (lineNumber, root) in DatasetRows.Read(path, allowInvalidUtf8))
+            conversations.Add(Conversation(root, path, lineNumber));
         if (conversations.Count == 0) throw new InputException($"{path}: no examples");
         return conversations;
     }
@@ -123,58 +175,76 @@ public static class ConversationDataset
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var messages))
             throw InputException.At(path, lineNumber, "messages", "missing; expected a list of {\"role\", \"content\"} objects (or prompt/completion, or text)");
         if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
-            throw InputException.At(path, lineNumber, "messages", "expected a non-empty list of {\"role\", \"content\"} objects");
-        var conversation = Messages(messages, path, lineNumber, "messages");
+            throw InputException.At(path, lineNumber, "messages",
+                $"expected a non-empty list of {{\"role\", \"content\"}} objects; got {DatasetMessages.Kind(messages)}" +
+                (messages.ValueKind == JsonValueKind.Array ? " (empty)" : ""));
+        var conversation = DatasetMessages.Parse(messages, path, lineNumber, "messages");
         if (!conversation.Any(c => c.Role == "assistant"))
             throw InputException.At(path, lineNumber, "messages", "no assistant message; expected at least one to train on");
         return conversation;
     }
 
-    private static List<ChatMessage> Messages(JsonElement array, string path, int lineNumber, string fieldName)
-    {
-        var conversation = new List<ChatMessage>();
-        int index = 0;
-        foreach (var m in array.EnumerateArray())
-        {
-            string field = $"{fieldName}[{index}]";
-            if (m.ValueKind != JsonValueKind.Object) throw InputException.At(path, lineNumber, field, "expected an object with \"role\" and \"content\"");
-            if (!m.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String)
-                throw InputException.At(path, lineNumber, field + ".role", "missing; expected \"system\", \"user\" or \"assistant\"");
-            if (role.GetString() is not ("system" or "user" or "assistant"))
-                throw InputException.At(path, lineNumber, field + ".role", $"'{role.GetString()}'; expected \"system\", \"user\" or \"assistant\"");
-            if (!m.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String)
-                throw InputException.At(path, lineNumber, field + ".content", "missing; expected a string");
-            if (role.GetString() == "assistant" && content.GetString()!.Length == 0)
-                throw InputException.At(path, lineNumber, field + ".content", "empty assistant message; expected the completion text");
-            conversation.Add(new ChatMessage(role.GetString()!, content.GetString()!));
-            index++;
-        }
-        return conversation;
-    }
-
     /// <summary>
-    /// Renders the conversation with the chat template and tokenises it; tokens whose characters fall inside an
-    /// assistant span are labelled (completion-only loss), the rest get -100 unless <paramref name="completionOnly"/>
-    /// is false. Longer conversations are truncated on the right to <paramref name="maxLength"/>; one with no
-    /// labelled token left is an error.
+    /// A conversation (<c>messages</c> row) rendered with the chat template and tokenised, the loss on the assistant
+    /// turns (TRL's <c>assistant_only_loss=True</c>): when the template has <c>{% generation %}</c> blocks, the tokens
+    /// transformers' <c>return_assistant_tokens_mask</c> marks (from the token holding a block's first character through
+    /// the one holding its last); otherwise the tokens inside the assistant spans <see cref="JinjaChatTemplate"/> locates
+    /// (content and end-of-turn marker; tool-call turns from the generation prompt to their end-of-turn marker). With
+    /// <paramref name="completionOnly"/> false every token is labelled (TRL's default for such rows). Then
+    /// <see cref="Truncate"/>.
     /// </summary>
-    /// <param name="skipAssistantTurns">Assistant turns at the start that stay unlabelled (a preference pair's prompt history).</param>
+    /// <param name="skipAssistantTurns">Assistant turns at the start that stay unlabelled.</param>
     public static TrainingExample Tokenize(IReadOnlyList<ChatMessage> conversation, ITokenizer tokenizer, IChatTemplate template,
-        int maxLength, bool completionOnly = true, string source = "dataset", int line = 0, int skipAssistantTurns = 0, int? maxPromptLength = null)
+        int maxLength, bool completionOnly = true, string source = "dataset", int line = 0, int skipAssistantTurns = 0,
+        int? maxPromptLength = null) =>
+        Tokenize(conversation, tokenizer, template, new DatasetReadOptions(maxLength) { MaxPromptLength = maxPromptLength },
+            new RowContext(source, line), completionOnly, skipAssistantTurns);
+
+    public static TrainingExample Tokenize(IReadOnlyList<ChatMessage> conversation, ITokenizer tokenizer, IChatTemplate template,
+        DatasetReadOptions options, RowContext row, bool completionOnly = true, int skipAssistantTurns = 0)
     {
-        var rendered = template.Render(conversation);
+        RenderedChat rendered;
+        try { rendered = template.Render(conversation, addGenerationPrompt: false, row.Arguments); }
+        catch (InputException e) when (row.Line > 0) { throw InputException.At(row.Source, row.Line, "messages", e.Message); }
         var spans = rendered.AssistantSpans.Skip(skipAssistantTurns).ToList();
         var tokens = tokenizer.Encode(rendered.Text);
-        int n = tokens.Ids.Count;
-        var ids = new int[n];
-        var labels = new long[n];
-        for (int i = 0; i < n; i++)
+        var assistant = rendered.FromGenerationBlocks ? GenerationMask(tokens, spans) : InsideMask(tokens, spans);
+        var ids = tokens.Ids.ToArray();
+        var labels = ids.Select((id, i) => assistant[i] || !completionOnly ? id : TokenLogProbs.IgnoreIndex).ToArray();
+        return Truncate(new TrainingExample(ids, labels), options.MaxLength, options.MaxPromptLength, row.Source, row.Line, "messages");
+    }
+
+    private static bool[] InsideMask(TokenizedText tokens, List<(int Start, int End)> spans)
+    {
+        var mask = new bool[tokens.Ids.Count];
+        for (int i = 0; i < mask.Length; i++)
         {
-            ids[i] = tokens.Ids[i];
             var (start, end) = tokens.Offsets[i];
-            bool assistant = spans.Any(s => start >= s.Start && end <= s.End);
-            labels[i] = assistant || !completionOnly ? ids[i] : TokenLogProbs.IgnoreIndex;
+            mask[i] = spans.Any(s => start >= s.Start && end <= s.End);
         }
-        return Truncate(new TrainingExample(ids, labels), maxLength, maxPromptLength, source, line, "messages");
+        return mask;
+    }
+
+    /// <summary>transformers' assistant mask: for each span, char_to_token of its first and last character (the first
+    /// token whose offsets hold it) and every token between; a span starting past the last token stops the marking, and
+    /// one whose last character maps to no token (or to token 0, a quirk kept) runs to the end.</summary>
+    private static bool[] GenerationMask(TokenizedText tokens, List<(int Start, int End)> spans)
+    {
+        int n = tokens.Ids.Count;
+        var mask = new bool[n];
+        int? CharToToken(int c)
+        {
+            for (int t = 0; t < n; t++)
+                if (tokens.Offsets[t].Start <= c && c < tokens.Offsets[t].End) return t;
+            return null;
+        }
+        foreach (var (start, end) in spans)
+        {
+            if (CharToToken(start) is not int first) break;
+            int? last = CharToToken(end - 1);
+            int stop = last is int l && l != 0 ? l + 1 : n;
+            for (int t = first; t < stop; t++) mask[t] = true;
+        }
+        return mask;
     }
 }

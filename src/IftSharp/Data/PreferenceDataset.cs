@@ -8,55 +8,65 @@ namespace IftSharp.Data;
 public sealed record PreferenceExample(TrainingExample Chosen, TrainingExample Rejected);
 
 /// <summary>
-/// Preference datasets in TRL's shapes (JSONL or Parquet, see <see cref="DatasetRows"/>): <c>prompt</c>, <c>chosen</c>, <c>rejected</c> as strings
-/// (the prompt becomes one user message, each completion one assistant message) or as message lists, or the implicit-prompt
-/// form without <c>prompt</c>, where <c>chosen</c> and <c>rejected</c> are whole conversations sharing the prompt as a prefix.
+/// Preference datasets in TRL's shapes (JSONL or Parquet, see <see cref="DatasetRows"/>): <c>prompt</c>, <c>chosen</c>,
+/// <c>rejected</c> as strings (TRL's standard form: no chat template, EOS after each completion) or as message lists (a
+/// string beside message lists becomes one user or assistant message), or the implicit-prompt form without
+/// <c>prompt</c>, where <c>chosen</c> and <c>rejected</c> are whole conversations and the prompt is the messages they
+/// share at the start (TRL's extract_prompt). Each side is tokenised with TRL's DPO rule: the prompt rendered with the
+/// generation prompt, and what follows it (<see cref="ConversationDataset.TokenizePromptCompletion"/> with
+/// <see cref="PromptJoin.PromptIdsThenRest"/>). Pairs whose two sides come out identical are counted and reported through
+/// <see cref="DatasetReadOptions.Warn"/>: they train with zero gradient.
 /// </summary>
 public static class PreferenceDataset
 {
-    public static IReadOnlyList<PreferenceExample> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength, int? maxPromptLength = null)
+    public static IReadOnlyList<PreferenceExample> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength,
+        int? maxPromptLength = null) =>
+        Read(path, tokenizer, template, new DatasetReadOptions(maxLength) { MaxPromptLength = maxPromptLength });
+
+    public static IReadOnlyList<PreferenceExample> Read(string path, ITokenizer tokenizer, IChatTemplate? template,
+        DatasetReadOptions options)
     {
         var pairs = new List<PreferenceExample>();
-        foreach (var (line, row) in DatasetRows.Read(path))
+        var warnings = new DatasetWarnings(path, options.Warn);
+        foreach (var (line, row) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (row.TryGetProperty("prompt", out var p) && p.ValueKind == JsonValueKind.String
-                && row.TryGetProperty("chosen", out var c) && c.ValueKind == JsonValueKind.String
-                && row.TryGetProperty("rejected", out var r) && r.ValueKind == JsonValueKind.String)
-            {
-                // TRL's standard (non-conversational) form: no chat template, prompt + completion + EOS.
-                foreach (var (name, text) in new[] { ("chosen", c), ("rejected", r) })
-                    if (text.GetString()!.Length == 0) throw InputException.At(path, line, name, "expected a non-empty assistant completion");
-                pairs.Add(new PreferenceExample(ConversationDataset.TokenizePlain(p.GetString()!, c.GetString()!, tokenizer, maxLength, path, line, maxPromptLength),
-                                                ConversationDataset.TokenizePlain(p.GetString()!, r.GetString()!, tokenizer, maxLength, path, line, maxPromptLength)));
-                continue;
-            }
-            var chosen = Messages(row, "chosen", "assistant", path, line);
-            var rejected = Messages(row, "rejected", "assistant", path, line);
-            List<ChatMessage> prompt;
-            if (row.TryGetProperty("prompt", out _)) prompt = Messages(row, "prompt", "user", path, line);
+            if (row.ValueKind != JsonValueKind.Object)
+                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(row)}");
+            var context = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(row, path, line), Warnings = warnings };
+            var chosen = Field(row, "chosen", path, line);
+            var rejected = Field(row, "rejected", path, line);
+            TextOrMessages prompt;
+            if (row.TryGetProperty("prompt", out var p)) prompt = DatasetMessages.Field(p, path, line, "prompt");
             else
             {
+                if (!chosen.IsConversational || !rejected.IsConversational)
+                    throw InputException.At(path, line, "prompt",
+                        "missing; expected a \"prompt\" field, or chosen and rejected as conversations that start alike");
+                var (c, r) = (chosen.Messages!, rejected.Messages!);
                 int shared = 0;
-                while (shared < Math.Min(chosen.Count, rejected.Count) - 1 && chosen[shared] == rejected[shared]) shared++;
-                if (shared == 0) throw InputException.At(path, line, "prompt", "missing, and chosen/rejected share no prompt prefix; expected a \"prompt\" field or conversations that start alike");
-                prompt = chosen.Take(shared).ToList();
-                chosen = chosen.Skip(shared).ToList();
-                rejected = rejected.Skip(shared).ToList();
+                while (shared < Math.Min(c.Count, r.Count) - 1 && c[shared] == r[shared]) shared++;
+                if (shared == 0)
+                    throw InputException.At(path, line, "prompt", "missing, and chosen/rejected share no prompt prefix; " +
+                        "expected a \"prompt\" field or conversations that start alike");
+                prompt = TextOrMessages.FromMessages(c.Take(shared).ToList());
+                chosen = TextOrMessages.FromMessages(c.Skip(shared).ToList());
+                rejected = TextOrMessages.FromMessages(r.Skip(shared).ToList());
             }
-            foreach (var (name, completion) in new[] { ("chosen", chosen), ("rejected", rejected) })
-                if (completion.Count == 0 || completion[0].Role != "assistant" || completion.Any(m => m.Content.Length == 0))
-                    throw InputException.At(path, line, name, "expected a non-empty assistant completion");
-            int history = prompt.Count(m => m.Role == "assistant");
-            pairs.Add(new PreferenceExample(
-                ConversationDataset.Tokenize([.. prompt, .. chosen], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history, maxPromptLength: maxPromptLength),
-                ConversationDataset.Tokenize([.. prompt, .. rejected], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history, maxPromptLength: maxPromptLength)));
+            var pair = new PreferenceExample(
+                ConversationDataset.TokenizePromptCompletion(prompt, chosen, tokenizer, template, options, context,
+                    PromptJoin.PromptIdsThenRest, "chosen"),
+                ConversationDataset.TokenizePromptCompletion(prompt, rejected, tokenizer, template, options, context,
+                    PromptJoin.PromptIdsThenRest, "rejected"));
+            if (pair.Chosen.InputIds.SequenceEqual(pair.Rejected.InputIds) && pair.Chosen.Labels.SequenceEqual(pair.Rejected.Labels))
+                warnings.Add(DatasetWarnings.IdenticalPair, line);
+            pairs.Add(pair);
         }
+        warnings.Flush();
         if (pairs.Count == 0) throw new InputException($"{path}: no examples");
         return pairs;
     }
 
-    private static List<ChatMessage> Messages(JsonElement row, string field, string stringRole, string path, int line) =>
-        row.TryGetProperty(field, out var value) ? ConversationDataset.Turns(value, stringRole, path, line, field)
+    private static TextOrMessages Field(JsonElement row, string field, string path, int line) =>
+        row.TryGetProperty(field, out var value) ? DatasetMessages.Field(value, path, line, field)
             : throw InputException.At(path, line, field, "missing");
-
 }

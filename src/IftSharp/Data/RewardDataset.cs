@@ -10,17 +10,26 @@ public sealed record RewardGroup(IReadOnlyList<TrainingExample> Completions, IRe
 /// <summary>
 /// K-sample reward data for EXO's reward form, one JSON object per line: <c>prompt</c> (string or message list),
 /// <c>completions</c> (K strings or K message lists) and <c>rewards</c> (K numbers). Every line must have the same K ≥ 2.
+/// Each completion is tokenised as a preference side is (TRL's DPO rule, <see cref="PreferenceDataset"/>): strings in
+/// TRL's standard form, message lists through the chat template.
 /// </summary>
 public static class RewardDataset
 {
-    public static IReadOnlyList<RewardGroup> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength, int? maxPromptLength = null)
+    public static IReadOnlyList<RewardGroup> Read(string path, ITokenizer tokenizer, IChatTemplate template, int maxLength,
+        int? maxPromptLength = null) =>
+        Read(path, tokenizer, template, new DatasetReadOptions(maxLength) { MaxPromptLength = maxPromptLength });
+
+    public static IReadOnlyList<RewardGroup> Read(string path, ITokenizer tokenizer, IChatTemplate? template, DatasetReadOptions options)
     {
         var groups = new List<RewardGroup>();
+        var warnings = new DatasetWarnings(path, options.Warn);
         int? k = null;
-        foreach (var (line, row) in DatasetRows.Read(path))
+        foreach (var (line, row) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
+            if (row.ValueKind != JsonValueKind.Object)
+                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(row)}");
             if (!row.TryGetProperty("prompt", out var promptField)) throw InputException.At(path, line, "prompt", "missing");
-            var prompt = ConversationDataset.Turns(promptField, "user", path, line, "prompt");
+            var prompt = DatasetMessages.Field(promptField, path, line, "prompt");
             if (!row.TryGetProperty("completions", out var completions) || completions.ValueKind != JsonValueKind.Array)
                 throw InputException.At(path, line, "completions", "expected a list of completions");
             if (!row.TryGetProperty("rewards", out var rewards) || rewards.ValueKind != JsonValueKind.Array || rewards.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.Number))
@@ -32,16 +41,14 @@ public static class RewardDataset
             if (k is int expected && count != expected)
                 throw InputException.At(path, line, "completions", $"{count} completions; expected {expected} like the first line (groups must have the same size)");
             k = count;
-            int history = prompt.Count(m => m.Role == "assistant");
-            var tokenised = completions.EnumerateArray().Select((c, i) =>
-            {
-                var turns = ConversationDataset.Turns(c, "assistant", path, line, $"completions[{i}]");
-                if (turns.Count == 0 || turns[0].Role != "assistant" || turns.Any(m => m.Content.Length == 0))
-                    throw InputException.At(path, line, $"completions[{i}]", "expected a non-empty assistant completion");
-                return ConversationDataset.Tokenize([.. prompt, .. turns], tokenizer, template, maxLength, source: path, line: line, skipAssistantTurns: history, maxPromptLength: maxPromptLength);
-            }).ToList();
+            var context = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(row, path, line), Warnings = warnings };
+            var tokenised = completions.EnumerateArray().Select((c, i) => ConversationDataset.TokenizePromptCompletion(prompt,
+                DatasetMessages.Field(c, path, line,
+                    $"completions[{i}]"), tokenizer, template, options, context, PromptJoin.PromptIdsThenRest,
+                $"completions[{i}]")).ToList();
             groups.Add(new RewardGroup(tokenised, rewards.EnumerateArray().Select(r => r.GetDouble()).ToList()));
         }
+        warnings.Flush();
         if (groups.Count == 0) throw new InputException($"{path}: no examples");
         return groups;
     }

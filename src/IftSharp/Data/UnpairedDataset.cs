@@ -13,41 +13,38 @@ public sealed record UnpairedExample(TrainingExample Example, bool Desirable)
 
 /// <summary>
 /// Unpaired preference data in TRL's shape (KTO's): <c>prompt</c>, <c>completion</c> and a boolean <c>label</c>
-/// (true: desirable) per row, the prompt and completion as strings (no chat template: prompt + completion + EOS) or
-/// as message lists (the chat template, as for preference pairs). JSONL or Parquet (see <see cref="DatasetRows"/>).
+/// (true: desirable) per row; prompt and completion as strings or message lists, tokenised as TRL's KTOTrainer does —
+/// the prompt rendered with the generation prompt, then what follows it (as a preference side).
+/// JSONL or Parquet (see <see cref="DatasetRows"/>).
 /// </summary>
 public static class UnpairedDataset
 {
     public static IReadOnlyList<UnpairedExample> Read(string path, ITokenizer tokenizer, IChatTemplate? template, int maxLength,
-        int? maxPromptLength = null, string templateSource = "tokenizer_config.json")
+        int? maxPromptLength = null) =>
+        Read(path, tokenizer, template, new DatasetReadOptions(maxLength) { MaxPromptLength = maxPromptLength });
+
+    public static IReadOnlyList<UnpairedExample> Read(string path, ITokenizer tokenizer, IChatTemplate? template, DatasetReadOptions options)
     {
         var examples = new List<UnpairedExample>();
-        foreach (var (line, row) in DatasetRows.Read(path))
+        var warnings = new DatasetWarnings(path, options.Warn);
+        foreach (var (line, row) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (row.ValueKind != JsonValueKind.Object) throw InputException.At(path, line, null, "expected an object with prompt, completion and label");
+            if (row.ValueKind != JsonValueKind.Object)
+                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(row)}");
             if (!row.TryGetProperty("label", out var label) || label.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
                 throw InputException.At(path, line, "label", "expected true (desirable) or false (undesirable)");
-            if (!row.TryGetProperty("prompt", out var prompt)) throw InputException.At(path, line, "prompt", "missing");
-            if (!row.TryGetProperty("completion", out var completion)) throw InputException.At(path, line, "completion", "missing");
-            TrainingExample example;
-            if (prompt.ValueKind == JsonValueKind.String && completion.ValueKind == JsonValueKind.String)
-            {
-                if (completion.GetString()!.Length == 0) throw InputException.At(path, line, "completion", "empty; expected the completion text");
-                example = ConversationDataset.TokenizePlain(prompt.GetString()!, completion.GetString()!, tokenizer, maxLength, path, line, maxPromptLength);
-            }
-            else
-            {
-                var chat = template ?? throw InputException.At(path, line, null, $"conversational rows need the chat_template of {templateSource}");
-                var p = ConversationDataset.Turns(prompt, "user", path, line, "prompt");
-                var c = ConversationDataset.Turns(completion, "assistant", path, line, "completion");
-                if (c.Count == 0 || c[0].Role != "assistant" || c.Any(m => m.Content.Length == 0))
-                    throw InputException.At(path, line, "completion", "expected a non-empty assistant completion");
-                example = ConversationDataset.Tokenize([.. p, .. c], tokenizer, chat, maxLength, source: path, line: line,
-                    skipAssistantTurns: p.Count(m => m.Role == "assistant"), maxPromptLength: maxPromptLength);
-            }
+            var context = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(row, path, line), Warnings = warnings };
+            var prompt = DatasetMessages.Field(Field(row, "prompt", path, line), path, line, "prompt");
+            var completion = DatasetMessages.Field(Field(row, "completion", path, line), path, line, "completion");
+            var example = ConversationDataset.TokenizePromptCompletion(prompt, completion, tokenizer, template, options, context,
+                PromptJoin.PromptIdsThenRest);
             examples.Add(new UnpairedExample(example, label.GetBoolean()));
         }
+        warnings.Flush();
         if (examples.Count == 0) throw new InputException($"{path}: no examples");
         return examples;
     }
+
+    private static JsonElement Field(JsonElement row, string field, string path, int line) =>
+        row.TryGetProperty(field, out var value) ? value : throw InputException.At(path, line, field, "missing");
 }

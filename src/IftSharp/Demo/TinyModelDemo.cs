@@ -62,8 +62,8 @@ public static class TinyModelDemo
         }, new TrainingRunCallbacks { OnStep = onStep });
         double seconds = clock.Elapsed.TotalSeconds;
         var after = Answers(modelDir, tokenizer, template, prompts);
-        var answers = shown.Select((x, i) => new DemoAnswer(prompts[i][^1].Content, x.Set,
-            x.Conversation.First(m => m.Role == "assistant").Content, before[i], after[i])).ToList();
+        var answers = shown.Select((x, i) => new DemoAnswer(prompts[i][^1].Text, x.Set,
+            x.Conversation.First(m => m.Role == "assistant").Text, before[i], after[i])).ToList();
         return new DemoResult(Method, config, parameters, train.Count, result.History, seconds, answers, modelDir);
     }
 

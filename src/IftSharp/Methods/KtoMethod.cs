@@ -27,8 +27,7 @@ public sealed class KtoMethod() : TrainingMethod<KtoOptions>("kto", "KTO",
     }
 
     public override MethodData Read(string path, DataRequest request) => new MethodData<UnpairedExample>(
-        UnpairedDataset.Read(path, request.Tokenizer, request.Template, request.MaxLength, request.MaxPromptLength,
-            Path.Combine(request.ModelDirectory, "tokenizer_config.json")), "labelled completions");
+        UnpairedDataset.Read(path, request.Tokenizer, request.Template, request.ReadOptions), "labelled completions");
 
     public override MethodData Synthetic(SyntheticRequest r)
     {

@@ -23,10 +23,13 @@ public sealed class MethodData<TItem>(IReadOnlyList<TItem> items, string noun) :
 /// <summary>How to read and tokenise a dataset file.</summary>
 public sealed record DataRequest(ITokenizer Tokenizer, IChatTemplate? Template, int MaxLength, int? MaxPromptLength = null)
 {
-    /// <summary>Where the model folder's files came from, for error messages about the chat template.</summary>
-    public string ModelDirectory { get; init; } = "the model folder";
+    /// <summary>Replace invalid UTF-8 with U+FFFD instead of stopping at its line.</summary>
+    public bool AllowInvalidUtf8 { get; init; }
 
-    /// <summary>The chat template, required by conversational rows of this shape.</summary>
-    public IChatTemplate RequireTemplate(string why) => Template
-        ?? throw new Core.InputException($"{Path.Combine(ModelDirectory, "tokenizer_config.json")}: field 'chat_template': missing; {why}");
+    /// <summary>Receives one line per kind of problem that does not stop reading (identical pairs, ...).</summary>
+    public Action<string>? Warn { get; init; }
+
+    /// <summary>The readers' options.</summary>
+    public Data.DatasetReadOptions ReadOptions =>
+        new(MaxLength) { MaxPromptLength = MaxPromptLength, AllowInvalidUtf8 = AllowInvalidUtf8, Warn = Warn };
 }

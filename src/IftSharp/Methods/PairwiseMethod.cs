@@ -72,8 +72,7 @@ public abstract class PairwiseMethod<TOptions>(string name, string displayName, 
     protected virtual double LogitTemperature(TOptions options) => 1.0;
 
     public override MethodData Read(string path, DataRequest request) => new MethodData<PreferenceExample>(
-        PreferenceDataset.Read(path, request.Tokenizer, request.RequireTemplate("preference data needs one"), request.MaxLength,
-            request.MaxPromptLength), "preference pairs");
+        PreferenceDataset.Read(path, request.Tokenizer, request.Template, request.ReadOptions), "preference pairs");
 
     public override MethodData Synthetic(SyntheticRequest r)
     {

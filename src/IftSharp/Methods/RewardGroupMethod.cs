@@ -23,8 +23,7 @@ public abstract class RewardGroupMethod<TOptions>(string name, string displayNam
     protected virtual double LogitTemperature(TOptions options) => 1.0;
 
     public override MethodData Read(string path, DataRequest request) => new MethodData<RewardGroup>(
-        RewardDataset.Read(path, request.Tokenizer, request.RequireTemplate("reward data needs one"), request.MaxLength,
-            request.MaxPromptLength), "reward groups");
+        RewardDataset.Read(path, request.Tokenizer, request.Template, request.ReadOptions), "reward groups");
 
     public override MethodData Synthetic(SyntheticRequest r)
     {

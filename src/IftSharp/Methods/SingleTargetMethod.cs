@@ -39,7 +39,7 @@ public abstract class SingleTargetMethod<TOptions>(string name, string displayNa
     public ObjectiveResult Loss(TargetScores scores, object options) => Loss(scores, Typed(options));
 
     public override MethodData Read(string path, DataRequest request) => new MethodData<TrainingExample>(
-        ConversationDataset.ReadExamples(path, request.Tokenizer, request.Template, request.MaxLength, request.MaxPromptLength), "examples");
+        ConversationDataset.ReadExamples(path, request.Tokenizer, request.Template, request.ReadOptions), "examples");
 
     public override MethodData Synthetic(SyntheticRequest r)
     {

@@ -52,7 +52,7 @@ public sealed class SpinMethod() : PairwiseMethod<SpinOptions>("spin", "SPIN",
         Dpo.Loss(s.PolicyChosen, s.PolicyRejected, s.RefChosen, s.RefRejected, new DpoOptions { Beta = options.Beta, LossType = options.LossType });
 
     public override MethodData Read(string path, DataRequest request) => new MethodData<TrainingExample>(
-        ConversationDataset.ReadExamples(path, request.Tokenizer, request.Template, request.MaxLength, request.MaxPromptLength), "examples");
+        ConversationDataset.ReadExamples(path, request.Tokenizer, request.Template, request.ReadOptions), "examples");
 
     public override MethodData Synthetic(SyntheticRequest r)
     {

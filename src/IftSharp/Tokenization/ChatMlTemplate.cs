@@ -6,7 +6,8 @@ namespace IftSharp.Tokenization;
 /// <summary>
 /// The ChatML chat template (Qwen2's, without tool calls) rendered in C#, for the project's own tokenizers:
 /// <c>&lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n</c> per message, <c>&lt;|im_start|&gt;assistant\n</c> as the generation prompt.
-/// Assistant spans cover the content and its <c>&lt;|im_end|&gt;</c>, as completion-only training wants.
+/// Assistant spans cover the content and its <c>&lt;|im_end|&gt;</c>, as completion-only training wants. Like its Jinja
+/// text (which concatenates the content to strings), it takes string content only; tools and keyword arguments are ignored.
 /// </summary>
 public sealed class ChatMlTemplate : IChatTemplate
 {
@@ -15,15 +16,22 @@ public sealed class ChatMlTemplate : IChatTemplate
         "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
         "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-    private static readonly string[] Roles = ["system", "user", "assistant"];
+    private static readonly string[] Roles = ["system", "user", "assistant", "tool"];
 
-    public RenderedChat Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = false)
+    public bool HasGenerationBlocks => false;
+
+    public RenderedChat Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = false,
+        ChatTemplateArguments? arguments = null)
     {
         var sb = new StringBuilder();
         var spans = new List<(int, int)>();
-        foreach (var m in messages)
+        for (int i = 0; i < messages.Count; i++)
         {
+            var m = messages[i];
             if (!Roles.Contains(m.Role)) throw new InputException($"message role '{m.Role}': expected one of {string.Join(", ", Roles)}");
+            if (m.Content is null || m.ContentParts is not null)
+                throw new InputException($"message {i} ({m.Role}): the ChatML template takes string content only " +
+                    $"(got {(m.ContentParts is not null ? "a list of parts" : "null")}); tool calls need a template that renders them");
             sb.Append("<|im_start|>").Append(m.Role).Append('\n');
             int start = sb.Length;
             sb.Append(m.Content).Append("<|im_end|>");
@@ -33,4 +41,8 @@ public sealed class ChatMlTemplate : IChatTemplate
         if (addGenerationPrompt) sb.Append("<|im_start|>assistant\n");
         return new RenderedChat(sb.ToString(), spans);
     }
+
+    public string RenderText(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = false,
+        ChatTemplateArguments? arguments = null) =>
+        Render(messages, addGenerationPrompt, arguments).Text;
 }

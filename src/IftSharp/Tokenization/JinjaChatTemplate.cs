@@ -39,6 +39,10 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
     private readonly bool _usesGeneration;
     private readonly Dictionary<string, object?> _tokens = [];
     private readonly List<string> _markers;
+    private readonly List<string> _endOfTurn;
+
+    private static readonly string[] EndOfTurnTokens =
+        ["<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<|call|>", "<|return|>", "<end_of_turn>", "</s>", "<|endoftext|>"];
 
     /// <summary>The Jinja source.</summary>
     public string Source { get; }
@@ -54,6 +58,8 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
             if (value is not null) _tokens[name] = Py.FromClr(value);
         _markers = _tokens.Values.SelectMany(v => v is string s ? [s] : v is List<object?> l ? l.OfType<string>() : [])
             .Where(s => s.Length > 0).Distinct().OrderByDescending(s => s.Length).ToList();
+        _endOfTurn = [.. EndOfTurnTokens];
+        if (_tokens.TryGetValue("eos_token", out var eos) && eos is string { Length: > 0 } e && !_endOfTurn.Contains(e)) _endOfTurn.Add(e);
     }
 
     /// <summary>Reads <c>chat_template</c> and the special-token strings of a <c>tokenizer_config.json</c>.</summary>
@@ -101,21 +107,41 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
         _ => throw InputException.At(origin, null, field, "expected a string or an object with a string 'content'"),
     };
 
-    public RenderedChat Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = false) =>
-        Render(messages.Select(m => (IReadOnlyDictionary<string, object?>)new Dictionary<string, object?> { ["role"] = m.Role, ["content"] = m.Content }).ToList(),
-            addGenerationPrompt);
+    /// <summary>Whether the template marks assistant output with <c>{% generation %}</c> blocks.</summary>
+    public bool HasGenerationBlocks => _usesGeneration;
+
+    /// <summary>The clock <c>strftime_now</c> reads (Llama 3.2's and gpt-oss's date lines); the local time by default.</summary>
+    public Func<DateTime> Clock { get; init; } = () => DateTime.Now;
+
+    public RenderedChat Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = false,
+        ChatTemplateArguments? arguments = null) =>
+        Render(messages.Select(m => m.ToTemplateValue()).ToList(), addGenerationPrompt, Context(arguments));
+
+    public string RenderText(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = false,
+        ChatTemplateArguments? arguments = null) =>
+        RenderText(messages.Select(m => m.ToTemplateValue()).ToList(), addGenerationPrompt, Context(arguments));
+
+    private static Dictionary<string, object?>? Context(ChatTemplateArguments? arguments)
+    {
+        if (arguments is null || arguments.Tools is null && arguments.Variables is null) return null;
+        var context = new Dictionary<string, object?>();
+        if (arguments.Tools is not null) context["tools"] = arguments.Tools;
+        foreach (var (name, value) in arguments.Variables ?? new Dictionary<string, object?>()) context[name] = value;
+        return context;
+    }
 
     /// <summary>
     /// Renders messages with any fields the template reads (<c>reasoning_content</c>, <c>tool_calls</c>, ...): values may be
     /// strings, numbers, booleans, null, lists, dictionaries or <see cref="JsonElement"/>s. <paramref name="extraContext"/>
-    /// adds template variables, as apply_chat_template's keyword arguments do (e.g. <c>enable_thinking</c>).
+    /// adds template variables, as apply_chat_template's keyword arguments do (e.g. <c>tools</c>, <c>enable_thinking</c>).
     /// </summary>
     public RenderedChat Render(IReadOnlyList<IReadOnlyDictionary<string, object?>> messages, bool addGenerationPrompt = false,
         IReadOnlyDictionary<string, object?>? extraContext = null)
     {
         var values = messages.Select(m => (PyDict)Py.FromClr(m)!).ToList();
         var (text, generationSpans) = RenderValues(values, addGenerationPrompt, extraContext);
-        return new RenderedChat(text, _usesGeneration ? generationSpans : LocateAssistantSpans(text, values));
+        return _usesGeneration ? new RenderedChat(text, generationSpans, FromGenerationBlocks: true)
+            : new RenderedChat(text, LocateAssistantSpans(text, values, extraContext));
     }
 
     /// <summary>Only the text (no assistant spans, so no error when an assistant turn cannot be located).</summary>
@@ -149,7 +175,7 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
         globals.Set("raise_exception", new Callable("raise_exception", (args, _) =>
             throw new InputException(args.Count > 0 ? Py.Str(args[0]) : "raise_exception() called by the chat template")));
         globals.Set("strftime_now", new Callable("strftime_now", (args, _) =>
-            Strftime(DateTime.Now, args.Count > 0 ? Py.Str(args[0]) : throw new JinjaRuntimeException("strftime_now() needs a format"))));
+            Strftime(Clock(), args.Count > 0 ? Py.Str(args[0]) : throw new JinjaRuntimeException("strftime_now() needs a format"))));
         var context = new Scope(globals);
         foreach (var (name, value) in _tokens) context.Set(name, value);
         context.Set("messages", messages.Cast<object?>().ToList());
@@ -224,7 +250,34 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
         return match.Success ? match.Length : 0;
     }
 
-    private List<(int Start, int End)> LocateAssistantSpans(string text, List<PyDict> messages)
+    /// <summary>The texts a message's content may appear as in the render, most literal first.</summary>
+    private static List<string> ContentCandidates(PyDict m)
+    {
+        var candidates = new List<string>();
+        var content = m.TryGetValue("content", out var c) ? c : null;
+        if (content is string s)
+        {
+            candidates.Add(s);
+            candidates.Add(Py.Strip(s));
+            int think = s.LastIndexOf("</think>", StringComparison.Ordinal);
+            if (think >= 0) candidates.Add(Py.Strip(s[(think + "</think>".Length)..]));
+        }
+        else if (content is List<object?> parts)
+        {
+            // a list of {"type": "text", "text": ...} parts: templates write the texts one after another, some trimmed
+            var texts = parts.OfType<PyDict>().Where(p => p.TryGetValue("type", out var t) && t is "text")
+                .Select(p => p.TryGetValue("text", out var x) && x is string xs ? xs : "").ToList();
+            candidates.Add(string.Concat(texts));
+            candidates.Add(string.Concat(texts.Select(t => Py.Strip(t))));
+            candidates.Add(Py.Strip(string.Concat(texts)));
+        }
+        return candidates.Where(x => x.Length > 0).Distinct().ToList();
+    }
+
+    private static bool HasToolCalls(PyDict m) => m.TryGetValue("tool_calls", out var calls) && calls is List<object?> { Count: > 0 };
+
+    private List<(int Start, int End)> LocateAssistantSpans(string text, List<PyDict> messages,
+        IReadOnlyDictionary<string, object?>? extraContext)
     {
         var spans = new List<(int, int)>();
         int cursor = 0;
@@ -232,16 +285,7 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
         {
             var m = messages[i];
             bool assistant = m.TryGetValue("role", out var role) && role is string r && r == "assistant";
-            var content = m.TryGetValue("content", out var c) ? c as string : null;
-            var candidates = new List<string>();
-            if (content is not null)
-            {
-                candidates.Add(content);
-                candidates.Add(Py.Strip(content));
-                int think = content.LastIndexOf("</think>", StringComparison.Ordinal);
-                if (think >= 0) candidates.Add(Py.Strip(content[(think + "</think>".Length)..]));
-            }
-            candidates = candidates.Where(x => x.Length > 0).Distinct().ToList();
+            var candidates = ContentCandidates(m);
             if (!assistant)
             {
                 foreach (var cand in candidates)
@@ -251,31 +295,80 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
                 }
                 continue;
             }
-            (int Start, int End, int Marker)? found = null;
-            foreach (var cand in candidates)
+            bool toolCalls = HasToolCalls(m);
+            (int Start, int End) span;
+            if (candidates.Count == 0 && toolCalls) span = LocateToolCallTurn(text, messages, i, cursor, extraContext);
+            else
             {
-                for (int at = text.IndexOf(cand, cursor, StringComparison.Ordinal); at >= 0; at = text.IndexOf(cand, at + 1, StringComparison.Ordinal))
+                (int Start, int End, int Marker)? found = null;
+                foreach (var cand in candidates)
                 {
-                    int marker = MarkerAt(text, at + cand.Length);
-                    if (marker > 0) { found = (at, at + cand.Length, marker); break; }
-                    found ??= (at, at + cand.Length, 0);
+                    int at = text.IndexOf(cand, cursor, StringComparison.Ordinal);
+                    for (; at >= 0; at = text.IndexOf(cand, at + 1, StringComparison.Ordinal))
+                    {
+                        int marker = MarkerAt(text, at + cand.Length);
+                        if (marker > 0) { found = (at, at + cand.Length, marker); break; }
+                        found ??= (at, at + cand.Length, 0);
+                    }
+                    if (found is { Marker: > 0 }) break;
                 }
-                if (found is { Marker: > 0 }) break;
+                if (found is not { } f)
+                    throw new InputException($"chat template: the content of message {i} (assistant) does not appear in the rendered " +
+                        "text, so its span for the loss cannot be located" +
+                        (candidates.Count == 0 ? " (the content is empty or not a string, and there are no tool calls)" : ""));
+                int start = f.Start;
+                var content = m.TryGetValue("content", out var c) ? c as string : null;
+                bool reasoning = m.TryGetValue("reasoning_content", out var rc) && rc is string rcs && rcs.Length > 0
+                    || content is not null && content.Contains("</think>", StringComparison.Ordinal);
+                if (reasoning)
+                {
+                    int think = text.LastIndexOf("<think>", Math.Max(0, f.Start - 1), StringComparison.Ordinal);
+                    if (think >= cursor && !HasMarkerBetween(text, think, f.Start)) start = think;
+                }
+                // the tool calls a template writes after the content belong to the turn, up to its end-of-turn marker
+                int end = f.Marker > 0 ? f.End + f.Marker : toolCalls ? EndOfTurn(text, f.End, i) : f.End;
+                span = (start, end);
             }
-            if (found is not { } f)
-                throw new InputException($"chat template: the content of message {i} (assistant) does not appear in the rendered text, so its span for the loss cannot be located" +
-                    (candidates.Count == 0 ? " (the content is empty or not a string)" : ""));
-            int start = f.Start;
-            bool reasoning = m.TryGetValue("reasoning_content", out var rc) && rc is string rcs && rcs.Length > 0 || content!.Contains("</think>", StringComparison.Ordinal);
-            if (reasoning)
+            if (toolCalls && i + 1 < messages.Count)
             {
-                int think = text.LastIndexOf("<think>", Math.Max(0, f.Start - 1), StringComparison.Ordinal);
-                if (think >= cursor && !HasMarkerBetween(text, think, f.Start)) start = think;
+                // where the next message begins, when the render up to this turn is a prefix of the whole: a turn whose
+                // tool calls the template never closes must not swallow the tool's answer
+                var upTo = RenderValues(messages.Take(i + 1).ToList(), addGenerationPrompt: false, extraContext).Text;
+                if (text.StartsWith(upTo, StringComparison.Ordinal) && span.End > upTo.Length)
+                    throw new InputException($"chat template: message {i} (assistant): no end-of-turn marker closes its tool calls " +
+                        "before the next message, so its span for the loss cannot be located");
             }
-            spans.Add((start, f.End + f.Marker));
-            cursor = f.End + f.Marker;
+            spans.Add(span);
+            cursor = span.End;
         }
         return spans;
+    }
+
+    /// <summary>
+    /// An assistant turn of tool calls only (no content to find): it starts where the conversation up to it, rendered with
+    /// the generation prompt, ends (as TRL's prompt-completion rule splits a turn), and runs through the first end-of-turn
+    /// marker after that.
+    /// </summary>
+    private (int Start, int End) LocateToolCallTurn(string text, List<PyDict> messages, int index, int cursor,
+        IReadOnlyDictionary<string, object?>? extraContext)
+    {
+        var prefix = RenderValues(messages.Take(index).ToList(), addGenerationPrompt: true, extraContext).Text;
+        if (prefix.Length < cursor || !text.StartsWith(prefix, StringComparison.Ordinal))
+            throw new InputException($"chat template: message {index} (assistant) has tool calls and no content, and the " +
+                "conversation before it rendered with the generation prompt is not a prefix of the whole render, so its span for the " +
+                "loss cannot be located");
+        return (prefix.Length, EndOfTurn(text, prefix.Length, index));
+    }
+
+    /// <summary>The end of the first end-of-turn token after <paramref name="from"/>: the eos token or one of the real
+    /// templates' (tool-call turns hold other special tokens, like gpt-oss's <c>&lt;|channel|&gt;</c>, that do not end them).</summary>
+    private int EndOfTurn(string text, int from, int index)
+    {
+        for (int p = from + 1; p < text.Length; p++)
+            foreach (var token in _endOfTurn)
+                if (string.CompareOrdinal(text, p, token, 0, token.Length) == 0) return p + token.Length;
+        throw new InputException($"chat template: message {index} (assistant): no end-of-turn marker follows its tool calls, " +
+            "so its span for the loss cannot be located");
     }
 
     private bool HasMarkerBetween(string text, int from, int to)

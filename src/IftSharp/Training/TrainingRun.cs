@@ -24,6 +24,8 @@ public sealed record TrainingRunOptions
     public int? MaxPromptLength { get; init; }
     [Setting("precompute-ref-logps", "Compute the reference model's log-probs once before training, then free the reference model")]
     public bool PrecomputeReferenceLogps { get; init; }
+    [Setting("allow-invalid-utf8", "Read invalid UTF-8 in the dataset as U+FFFD instead of stopping at its line")]
+    public bool AllowInvalidUtf8 { get; init; }
     [Setting("bf16", "bfloat16 mixed precision: bf16 forward and backward, float32 master weights and optimizer state, float32 losses")]
     public bool Bf16 { get; init; }
     /// <summary>The loop's settings (the output folder is <see cref="Output"/>).</summary>
@@ -72,7 +74,10 @@ public static class TrainingRun
             throw new InputException($"--eval-dataset: --method {method.Name} does not support an evaluation loss");
 
         var (tokenizer, template) = TokenizerLoader.Load(modelDir);
-        var request = new DataRequest(tokenizer, template, o.MaxLength, o.MaxPromptLength) { ModelDirectory = modelDir };
+        var request = new DataRequest(tokenizer, template, o.MaxLength, o.MaxPromptLength)
+        {
+            AllowInvalidUtf8 = o.AllowInvalidUtf8, Warn = line => callbacks.Log?.Invoke("warning: " + line),
+        };
         var train = method.Read(dataset, request);
         var eval = o.EvalDataset is null ? null : method.Read(o.EvalDataset, request);
         callbacks.OnStart?.Invoke(method, train);

@@ -31,10 +31,13 @@ public class PreferenceDatasetTests
             Assert.StartsWith("<|im_start|>user\n2+2?<|im_end|>", tokenizer.Decode(pairs[1].Chosen.InputIds));
             Assert.Equal(pairs[1].Chosen.InputIds, pairs[2].Chosen.InputIds);
             Assert.Equal(pairs[1].Rejected.Labels, pairs[2].Rejected.Labels);
-            foreach (var p in pairs)
+            // TRL's DPO rule: what follows the prompt rendered with the generation prompt, so also the template's newline
+            Assert.Equal("4<|im_end|>", Labelled(pairs[0].Chosen));
+            Assert.Equal("5<|im_end|>", Labelled(pairs[0].Rejected));
+            foreach (var p in pairs.Skip(1))
             {
-                Assert.Equal("4<|im_end|>", Labelled(p.Chosen));
-                Assert.Equal("5<|im_end|>", Labelled(p.Rejected));
+                Assert.Equal("4<|im_end|>\n", Labelled(p.Chosen));
+                Assert.Equal("5<|im_end|>\n", Labelled(p.Rejected));
             }
         }
         finally { File.Delete(path); }
@@ -47,7 +50,31 @@ public class PreferenceDatasetTests
         try
         {
             var pair = PreferenceDataset.Read(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 256)[0];
-            Assert.Equal("bye<|im_end|>", Labelled(pair.Chosen));
+            Assert.Equal("bye<|im_end|>\n", Labelled(pair.Chosen));
+        }
+        finally { File.Delete(path); }
+    }
+
+    /// <summary>Issue 15: a pair whose sides are identical trains with zero gradient; it is counted and reported once.</summary>
+    [Fact]
+    public void IdenticalChosenAndRejectedAreCountedAndReported()
+    {
+        var path = Write(
+            "{\"prompt\": \"2+2?\", \"chosen\": \"4\", \"rejected\": \"4\"}",
+            "{\"prompt\": \"2+2?\", \"chosen\": \"4\", \"rejected\": \"5\"}",
+            "{\"prompt\": [{\"role\": \"user\", \"content\": \"3+3?\"}], \"chosen\": \"6\", \"rejected\": [{\"role\": \"assistant\", " +
+                "\"content\": \"6\"}]}",
+            // equal only after truncation to max_length
+            "{\"prompt\": \"1+1?\", \"chosen\": \"2 because one and one\", \"rejected\": \"2 because two\"}");
+        try
+        {
+            var warnings = new List<string>();
+            var pairs = PreferenceDataset.Read(path, new ByteLevelTokenizer(), new ChatMlTemplate(),
+                new DatasetReadOptions(12) { MaxPromptLength = 4, Warn = warnings.Add });
+            Assert.Equal(4, pairs.Count);
+            var warning = Assert.Single(warnings);
+            Assert.Equal($"{path}: 3 rows (lines 1, 3, 4) {DatasetWarnings.IdenticalPair}", warning);
+            Assert.Contains("zero gradient", warning);
         }
         finally { File.Delete(path); }
     }
@@ -55,7 +82,11 @@ public class PreferenceDatasetTests
     [Theory]
     [InlineData("{\"prompt\": \"x\", \"chosen\": \"a\"}", ":1: field 'rejected': missing")]
     [InlineData("{\"prompt\": \"x\", \"chosen\": 3, \"rejected\": \"b\"}", ":1: field 'chosen': expected a string or a list")]
-    [InlineData("{\"prompt\": \"x\", \"chosen\": \"\", \"rejected\": \"b\"}", ":1: field 'chosen': expected a non-empty assistant completion")]
+    [InlineData("{\"prompt\": \"x\", \"chosen\": \"\", \"rejected\": \"b\"}", ":1: field 'chosen': empty; expected the completion text")]
+    [InlineData("{\"prompt\": [{\"role\": \"user\", \"content\": \"x\"}], \"chosen\": [{\"role\": \"assistant\", \"content\": \"\"}], " +
+        "\"rejected\": \"b\"}",
+        ":1: field 'chosen[0].content': empty assistant message")]
+    [InlineData("{\"chosen\": \"a\", \"rejected\": \"b\"}", ":1: field 'prompt': missing; expected a \"prompt\" field")]
     [InlineData("{\"chosen\": [{\"role\": \"assistant\", \"content\": \"a\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"b\"}]}", ":1: field 'prompt': missing")]
     [InlineData("{\"prompt\": [{\"role\": \"bot\", \"content\": \"x\"}], \"chosen\": \"a\", \"rejected\": \"b\"}", ":1: field 'prompt[0].role'")]
     public void BadRowsNameTheField(string line, string expected)

@@ -19,10 +19,16 @@ public class UnpairedDatasetTests
         {
             var rows = UnpairedDataset.Read(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 64);
             Assert.Equal([true, false], rows.Select(r => r.Desirable));
-            var chat = ConversationDataset.Tokenize([new ChatMessage("user", "1+1?"), new ChatMessage("assistant", "2")],
-                new ByteLevelTokenizer(), new ChatMlTemplate(), 64);
-            Assert.Equal(chat.InputIds, rows[0].Example.InputIds);
-            Assert.Equal(chat.Labels, rows[0].Example.Labels);
+            // A completion is tokenised as a preference side (TRL's KTOTrainer and DPOTrainer build both the same way).
+            var pairPath = TempJsonl.Write("{\"prompt\": [{\"role\": \"user\", \"content\": \"1+1?\"}], "
+                + "\"chosen\": [{\"role\": \"assistant\", \"content\": \"2\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"3\"}]}");
+            try
+            {
+                var chosen = PreferenceDataset.Read(pairPath, new ByteLevelTokenizer(), new ChatMlTemplate(), 64)[0].Chosen;
+                Assert.Equal(chosen.InputIds, rows[0].Example.InputIds);
+                Assert.Equal(chosen.Labels, rows[0].Example.Labels);
+            }
+            finally { File.Delete(pairPath); }
             // The plain row: prompt bytes, then "3" and EOS labelled.
             Assert.Equal("1+1?".Length, rows[1].PromptLength);
         }

@@ -220,7 +220,7 @@ public class JinjaChatTemplateTests
     [Fact]
     public void RenderErrorsNameTheLine()
     {
-        var e = Assert.Throws<InputException>(() => new JinjaChatTemplate("ok\n{{ 1 + 'a' }}").RenderText([]));
+        var e = Assert.Throws<InputException>(() => new JinjaChatTemplate("ok\n{{ 1 + 'a' }}").RenderText(new List<ChatMessage>()));
         Assert.Equal("chat template line 2: unsupported operand type(s) for +: 'int' and 'str'", e.Message);
         var undefined = Assert.Throws<InputException>(() => new JinjaChatTemplate("{{ messages[0].content.x.y }}").Render([new ChatMessage("user", "u")]));
         Assert.Contains("line 1", undefined.Message);
@@ -297,7 +297,7 @@ public class JinjaChatTemplateTests
     {
         var t = new DateTime(2024, 7, 5, 14, 3, 9);
         Assert.Equal("05 Jul 2024 14:03:09 PM Friday July 187 5 %", JinjaChatTemplate.Strftime(t, "%d %b %Y %H:%M:%S %p %A %B %j %-d %%"));
-        var rendered = new JinjaChatTemplate("{{ strftime_now('%Y') }}").RenderText([]);
+        var rendered = new JinjaChatTemplate("{{ strftime_now('%Y') }}").RenderText(new List<ChatMessage>());
         Assert.Equal(DateTime.Now.Year.ToString(System.Globalization.CultureInfo.InvariantCulture), rendered);
     }
 }
