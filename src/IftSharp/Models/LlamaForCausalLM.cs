@@ -43,6 +43,8 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     public DecoderBackbone Backbone => model;
     /// <summary>The output projection, or null when tied to the embedding.</summary>
     public Linear? LmHead => lm_head;
+    /// <summary>The rotary position embedding (its frequencies change between calls under dynamic scaling).</summary>
+    public RotaryEmbedding Rotary => rotary;
     /// <summary>The dtype of the parameters (of the layers: a bf16 compute copy keeps its embedding in float32, see <see cref="Training.Bf16Shadow"/>).</summary>
     public ScalarType Dtype => model.Norm.Weight.dtype;
     public Device Device => model.EmbedTokens.weight!.device;
