@@ -52,6 +52,7 @@ public static class TrainCommand
             var dir = values.Required(model);
             var outDir = values.Required(output);
             var (tokenizer, template) = TokenizerLoader.Load(dir);
+            ModelChecks.VocabularyCovers(DecoderConfig.Load(Path.Combine(dir, "config.json")), tokenizer, Path.Combine(dir, "config.json"));
             var file = values.Required(dataset);
             int max = values.Get(maxLength);
             int? maxPrompt = values.Get(maxPromptLength);
