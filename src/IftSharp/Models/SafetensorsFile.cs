@@ -67,7 +67,7 @@ public sealed class SafetensorsFile : IDisposable
     public IReadOnlyDictionary<string, string> Metadata { get; }
 
     /// <summary>Bytes read (and converted, and checked) at a time; also bounds the one conversion buffer.</summary>
-    internal long ChunkBytes { get; init; } = 16L << 20;
+    internal long ChunkBytes { get; init; } = 4L << 20;
 
     /// <summary>A new tensor with the stored dtype and shape.</summary>
     public Tensor Read(string name)
@@ -87,9 +87,9 @@ public sealed class SafetensorsFile : IDisposable
     public void CheckReadableAs(string name, long[] shape, ScalarType destination)
     {
         var entry = Entry(name);
+        var stored = ReadableType(entry);
         if (!entry.Shape.SequenceEqual(shape))
             throw new InputException($"{FilePath}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects [{string.Join(", ", shape)}]");
-        var stored = ReadableType(entry);
         bool floatDestination = IsFloat(destination), floatStored = IsFloat(stored);
         if (floatDestination && !floatStored)
             throw new InputException($"{FilePath}: tensor '{name}' is stored as {entry.Dtype}, but the model's '{name}' is a float weight; "
@@ -145,14 +145,13 @@ public sealed class SafetensorsFile : IDisposable
 
     private static bool AllFinite(Tensor slice)
     {
-        if (slice.dtype == ScalarType.Float64)
-        {
-            using var finite = slice.isfinite().all();
-            return finite.item<bool>();
-        }
-        // A float64 sum of float32/16 values cannot overflow, and NaN or infinity anywhere makes it non-finite: one pass.
-        using var sum = slice.sum(ScalarType.Float64);
-        return double.IsFinite(sum.item<double>());
+        // One vectorised pass: the sum is non-finite whenever an element is (float16 sums in float32: its range ends at 65504).
+        using (var sum = slice.dtype == ScalarType.Float16 ? slice.sum(ScalarType.Float32) : slice.sum())
+        using (var value = sum.to(ScalarType.Float64))
+            if (double.IsFinite(value.item<double>())) return true;
+        // Large finite values can also overflow a sum; only an element-wise check tells them apart.
+        using var finite = slice.isfinite().all();
+        return finite.item<bool>();
     }
 
     private void ReadExactly(long offset, Span<byte> destination)
