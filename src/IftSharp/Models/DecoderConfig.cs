@@ -20,7 +20,8 @@ public sealed record RopeScaling
     [JsonPropertyName("low_freq_factor")] public double? LowFreqFactor { get; init; }
     [JsonPropertyName("high_freq_factor")] public double? HighFreqFactor { get; init; }
     [JsonPropertyName("original_max_position_embeddings")] public int? OriginalMaxPositionEmbeddings { get; init; }
-    /// <summary>YaRN: the cos/sin multiplier; when absent it follows from <c>factor</c> (and <c>mscale</c>, <c>mscale_all_dim</c>).</summary>
+    /// <summary>YaRN: the cos/sin multiplier; when absent it follows from <c>factor</c> (and <c>mscale</c>,
+    /// <c>mscale_all_dim</c>).</summary>
     [JsonPropertyName("attention_factor")] public double? AttentionFactor { get; init; }
     [JsonPropertyName("beta_fast")] public double? BetaFast { get; init; }
     [JsonPropertyName("beta_slow")] public double? BetaSlow { get; init; }
@@ -28,6 +29,8 @@ public sealed record RopeScaling
     [JsonPropertyName("mscale_all_dim")] public double? MscaleAllDim { get; init; }
     /// <summary>YaRN: whether the correction range is rounded to whole dimensions (transformers' default true).</summary>
     [JsonPropertyName("truncate")] public bool? Truncate { get; init; }
+    /// <summary>Only in transformers 5's <c>rope_parameters</c>, which carries the base there.</summary>
+    [JsonPropertyName("rope_theta")] public double? RopeTheta { get; init; }
 
     [JsonExtensionData] public Dictionary<string, JsonElement>? Extra { get; init; }
 
@@ -55,6 +58,8 @@ public sealed record DecoderConfig
     [JsonPropertyName("rms_norm_eps")] public double RmsNormEps { get; init; } = 1e-6;
     [JsonPropertyName("rope_theta")] public double RopeTheta { get; init; } = 10000.0;
     [JsonPropertyName("rope_scaling")] public RopeScaling? RopeScaling { get; init; }
+    /// <summary>transformers 5 writes <c>rope_theta</c> and the scaling together here; <see cref="Parse"/> reads them from it.</summary>
+    [JsonPropertyName("rope_parameters")] public RopeScaling? RopeParameters { get; init; }
     [JsonPropertyName("max_position_embeddings")] public int MaxPositionEmbeddings { get; init; } = 2048;
     [JsonPropertyName("tie_word_embeddings")] public bool TieWordEmbeddings { get; init; }
     /// <summary>Llama/Mistral: bias on q, k, v and o. Qwen2 ignores it (bias on q, k, v only).</summary>
@@ -136,8 +141,26 @@ public sealed record DecoderConfig
             throw InputException.At(source, (int?)e.LineNumber + 1, field, $"not valid here: {e.Message}");
         }
         if (config is null) throw InputException.At(source, null, null, "empty config");
+        config = config.WithRopeParameters(source);
         config.Validate(source);
         return config;
+    }
+
+    /// <summary>
+    /// A config that transformers 5 wrote keeps RoPE's base and scaling in <c>rope_parameters</c> (its own
+    /// <c>rope_theta</c> is gone): they become <see cref="RopeTheta"/> and <see cref="RopeScaling"/>, so the model uses
+    /// them and a saved config carries both spellings. One set per layer type is refused.
+    /// </summary>
+    internal DecoderConfig WithRopeParameters(string source)
+    {
+        if (RopeParameters is not { } parameters) return this;
+        if (parameters.Extra?.Keys.Any(k => k is "full_attention" or "sliding_attention") == true)
+            throw InputException.At(source, null, "rope_parameters", "one set of RoPE parameters per layer type is not supported");
+        return this with
+        {
+            RopeTheta = parameters.RopeTheta ?? RopeTheta,
+            RopeScaling = RopeScaling ?? (parameters.Kind == "default" ? null : parameters with { RopeTheta = null }),
+        };
     }
 
     /// <summary>Throws <see cref="InputException"/> naming the first field this implementation cannot run.</summary>
@@ -162,14 +185,17 @@ public sealed record DecoderConfig
         if (RopeTheta <= 0) throw InputException.At(source, null, "rope_theta", "must be positive");
         if (Extra?.TryGetValue("partial_rotary_factor", out var partial) == true
             && !(partial.ValueKind == JsonValueKind.Number && partial.GetDouble() == 1.0))
-            throw InputException.At(source, null, "partial_rotary_factor", $"{partial} is not supported; only 1 (rotary embedding over the whole head)");
+            throw InputException.At(source, null, "partial_rotary_factor",
+                $"{partial} is not supported; only 1 (rotary embedding over the whole head)");
         if (LayerTypes is { } layerTypes)
         {
             if (layerTypes.Length != NumHiddenLayers)
-                throw InputException.At(source, null, "layer_types", $"lists {layerTypes.Length} layers, num_hidden_layers is {NumHiddenLayers}");
+                throw InputException.At(source, null, "layer_types",
+                    $"lists {layerTypes.Length} layers, num_hidden_layers is {NumHiddenLayers}");
             foreach (var type in layerTypes)
                 if (type is not ("full_attention" or "sliding_attention"))
-                    throw InputException.At(source, null, "layer_types", $"'{type}' is not supported; expected full_attention or sliding_attention");
+                    throw InputException.At(source, null, "layer_types",
+                        $"'{type}' is not supported; expected full_attention or sliding_attention");
         }
         for (int layer = 0; layer < NumHiddenLayers; layer++)
             if (SlidingWindowOf(layer) is <= 0)
@@ -183,14 +209,17 @@ public sealed record DecoderConfig
                     if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor", "linear scaling needs a positive factor");
                     break;
                 case "dynamic":
-                    if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor", "dynamic scaling needs a positive factor");
+                    if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor",
+                        "dynamic scaling needs a positive factor");
                     if (HeadDim <= 2) throw InputException.At(source, null, "head_dim", "dynamic scaling needs a head dimension above 2");
                     break;
                 case "yarn":
-                    if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor", "yarn scaling needs a positive factor");
+                    if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor",
+                        "yarn scaling needs a positive factor");
                     if (s.OriginalMaxPositionEmbeddings is <= 0)
                         throw InputException.At(source, null, "rope_scaling.original_max_position_embeddings", "must be positive");
-                    if (s.AttentionFactor is < 0) throw InputException.At(source, null, "rope_scaling.attention_factor", "must not be negative");
+                    if (s.AttentionFactor is < 0) throw InputException.At(source, null, "rope_scaling.attention_factor",
+                        "must not be negative");
                     break;
                 case "llama3":
                     if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor", "llama3 scaling needs a positive factor");

@@ -56,6 +56,25 @@ public class DecoderConfigTests
     }
 
     [Fact]
+    public void TransformersFiveRopeParametersGiveTheBaseAndTheScaling()
+    {
+        // transformers 5 writes no top-level rope_theta: reading the default 10000 instead would be silently wrong.
+        var c = Parse(""", "rope_parameters": {"rope_theta": 500000.0, "rope_type": "yarn", "factor": 4.0}""");
+        Assert.Equal(500000.0, c.RopeTheta);
+        Assert.Equal("yarn", c.RopeScaling!.Kind);
+        Assert.Equal(4.0, c.RopeScaling.Factor);
+        var plain = Parse(""", "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}""");
+        Assert.Equal(1000000.0, plain.RopeTheta);
+        Assert.Null(plain.RopeScaling);
+        Assert.Equal(
+            new RotaryEmbedding(Parse(""", "rope_theta": 1000000.0""")).InverseFrequencies,
+            new RotaryEmbedding(plain).InverseFrequencies);
+        var e = Assert.Throws<InputException>(() => Parse(
+            """, "rope_parameters": {"full_attention": {"rope_theta": 1e6}, "sliding_attention": {"rope_theta": 1e4}}"""));
+        Assert.Contains("'rope_parameters'", e.Message);
+    }
+
+    [Fact]
     public void SavedConfigReadsBackWithUnknownFieldsKept()
     {
         var c = Parse(""", "eos_token_id": [5, 6], "some_future_field": {"x": 1}, "head_dim": 16""");
