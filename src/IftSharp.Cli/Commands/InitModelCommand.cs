@@ -22,7 +22,8 @@ public static class InitModelCommand
         command.SetAction(parseResult => CliErrors.Run(() =>
         {
             var outputDir = parseResult.GetValue(output)!.FullName;
-            var written = PretrainedInitializer.Initialize(parseResult.GetValue(config)!.FullName, parseResult.GetValue(tokenizer)!.FullName,
+            var written = PretrainedInitializer.Initialize(parseResult.GetValue(config)!.FullName,
+                parseResult.GetValue(tokenizer)!.FullName,
                 outputDir, parseResult.GetValue(seed), parseResult.GetValue(overwrite));
             long parameters = LlamaForCausalLM.ParameterCount(written); // counted on the meta device: no second copy of the model
             Console.WriteLine($"wrote {outputDir}: {written.ModelType}, {written.NumHiddenLayers} layers, hidden {written.HiddenSize}, vocab {written.VocabSize}, {parameters:N0} parameters");

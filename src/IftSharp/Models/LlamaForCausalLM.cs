@@ -73,7 +73,8 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     /// <summary>A model with this config on the meta device: its parameter names, shapes and count, no memory.</summary>
     public static LlamaForCausalLM CreateOnMeta(DecoderConfig config) => new(config, ParameterAllocation.Meta);
 
-    /// <summary>The number of parameters a model of <paramref name="config"/> has (a tied head counted once), without allocating it.</summary>
+    /// <summary>The number of parameters a model of <paramref name="config"/> has (a tied head counted once), without allocating
+    /// it.</summary>
     public static long ParameterCount(DecoderConfig config)
     {
         using var shape = CreateOnMeta(config);

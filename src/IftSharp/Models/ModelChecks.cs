@@ -14,13 +14,14 @@ public static class ModelChecks
     public static void VocabularyCovers(DecoderConfig config, ITokenizer tokenizer, string source = "config.json") =>
         VocabularyCovers(config, tokenizer.VocabSize, source);
 
-    /// <summary><see cref="VocabularyCovers(DecoderConfig, ITokenizer, string)"/> for a tokenizer of <paramref name="tokenizerIds"/> ids (0 .. n − 1).</summary>
+    /// <summary><see cref="VocabularyCovers(DecoderConfig, ITokenizer, string)"/> for a tokenizer of <paramref name="tokenizerIds"/> ids
+    /// (0 .. n − 1).</summary>
     public static void VocabularyCovers(DecoderConfig config, int tokenizerIds, string source = "config.json")
     {
         if (config.VocabSize < tokenizerIds)
             throw InputException.At(source, null, "vocab_size",
-                $"{config.VocabSize} is smaller than the tokenizer's {tokenizerIds} ids (0 to {tokenizerIds - 1}); the model has no embedding "
-                + "for the ids above it: use the tokenizer the model was trained with, or a vocab_size of at least that many");
+                $"{config.VocabSize} is smaller than the tokenizer's {tokenizerIds} ids (0 to {tokenizerIds - 1}); the model has no "
+                + "embedding for the ids above it: use the tokenizer the model was trained with, or a vocab_size of at least that many");
         CheckId(config.BosTokenId, "bos_token_id");
         foreach (var eos in config.EosTokenIds) CheckId(eos, "eos_token_id");
         CheckId(config.PadTokenId, "pad_token_id");

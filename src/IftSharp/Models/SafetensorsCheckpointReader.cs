@@ -19,7 +19,8 @@ public sealed class SafetensorsCheckpointReader : IDisposable
 
     private SafetensorsCheckpointReader(string directory) => this.directory = directory;
 
-    /// <summary>Opens <paramref name="directory"/>'s weights (single file or the index's shards); a missing file is an input error.</summary>
+    /// <summary>Opens <paramref name="directory"/>'s weights (single file or the index's shards); a missing file is an input
+    /// error.</summary>
     public static SafetensorsCheckpointReader Open(string directory)
     {
         var reader = new SafetensorsCheckpointReader(directory);
@@ -65,7 +66,8 @@ public sealed class SafetensorsCheckpointReader : IDisposable
             fileOf[name].CheckReadableAs(name, tensor.shape, tensor.dtype);
     }
 
-    /// <summary>Reads every tensor of <paramref name="module"/>'s state dict from the checkpoint (after <see cref="CheckCovers"/>).</summary>
+    /// <summary>Reads every tensor of <paramref name="module"/>'s state dict from the checkpoint (after <see
+    /// cref="CheckCovers"/>).</summary>
     public void ReadInto(nn.Module module)
     {
         foreach (var (name, tensor) in module.state_dict())
@@ -76,7 +78,9 @@ public sealed class SafetensorsCheckpointReader : IDisposable
     }
 
     private static string Listed(List<string> keys) =>
-        keys.Count <= ListedKeys ? string.Join(", ", keys) : $"{string.Join(", ", keys.Take(ListedKeys))} and {keys.Count - ListedKeys} more";
+        keys.Count <= ListedKeys
+            ? string.Join(", ", keys)
+            : $"{string.Join(", ", keys.Take(ListedKeys))} and {keys.Count - ListedKeys} more";
 
     public void Dispose()
     {

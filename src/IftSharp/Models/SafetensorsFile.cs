@@ -89,13 +89,15 @@ public sealed class SafetensorsFile : IDisposable
         var entry = Entry(name);
         var stored = ReadableType(entry);
         if (!entry.Shape.SequenceEqual(shape))
-            throw new InputException($"{FilePath}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects [{string.Join(", ", shape)}]");
+            throw new InputException($"{FilePath}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects "
+                + $"[{string.Join(", ", shape)}]");
         bool floatDestination = IsFloat(destination), floatStored = IsFloat(stored);
         if (floatDestination && !floatStored)
             throw new InputException($"{FilePath}: tensor '{name}' is stored as {entry.Dtype}, but the model's '{name}' is a float weight; "
                 + $"expected one of {string.Join(", ", FloatDtypes)}");
         if (!floatDestination && floatStored)
-            throw new InputException($"{FilePath}: tensor '{name}' is stored as {entry.Dtype}, but the model expects {DtypeNameOf(destination)}");
+            throw new InputException($"{FilePath}: tensor '{name}' is stored as {entry.Dtype}, but the model expects "
+                + $"{DtypeNameOf(destination)}");
     }
 
     /// <summary>
@@ -224,7 +226,8 @@ public sealed class SafetensorsFile : IDisposable
         _ => throw new ArgumentException($"dtype {type} cannot be written to safetensors"),
     };
 
-    private static (Dictionary<string, SafetensorsEntry>, Dictionary<string, string>) ParseHeader(string path, string header, long dataLength)
+    private static (Dictionary<string, SafetensorsEntry>, Dictionary<string, string>) ParseHeader(string path, string header,
+        long dataLength)
     {
         JsonDocument document;
         try { document = JsonDocument.Parse(header); }
@@ -248,9 +251,11 @@ public sealed class SafetensorsFile : IDisposable
             }
             InputException Bad(string field, string problem) => new($"{path}: tensor '{name}': '{field}' {problem}");
             if (value.ValueKind != JsonValueKind.Object)
-                throw new InputException($"{path}: tensor '{name}': expected an object with dtype, shape and data_offsets, got {value.ValueKind}");
+                throw new InputException($"{path}: tensor '{name}': expected an object with dtype, shape and data_offsets, got "
+                    + $"{value.ValueKind}");
             if (!value.TryGetProperty("dtype", out var dtypeElement)) throw Bad("dtype", "is missing; expected a string such as \"BF16\"");
-            if (dtypeElement.ValueKind != JsonValueKind.String) throw Bad("dtype", $"must be a string such as \"BF16\", got {dtypeElement.GetRawText()}");
+            if (dtypeElement.ValueKind != JsonValueKind.String) throw Bad("dtype",
+                $"must be a string such as \"BF16\", got {dtypeElement.GetRawText()}");
             var dtype = dtypeElement.GetString()!;
             var shape = Integers(value, "shape", Bad);
             if (shape.Any(d => d < 0)) throw Bad("shape", $"has a negative dimension: [{string.Join(", ", shape)}]");

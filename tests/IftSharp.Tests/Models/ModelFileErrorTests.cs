@@ -191,12 +191,15 @@ public class ModelFileErrorTests
             var config = Path.Combine(dir, "config.json");
             AssertInputError(RunGenerate(dir), config, "'vocab_size'", "100 is smaller than the tokenizer's");
             var data = Path.Combine(AppContext.BaseDirectory, "data", "demo", "train.jsonl");
-            AssertInputError(Cli("train", "--method", "sft", "--model", dir, "--dataset", data, "--output", dir + "-out", "--max-steps", "1"),
+            AssertInputError(
+                Cli("train", "--method", "sft", "--model", dir, "--dataset", data, "--output", dir + "-out", "--max-steps", "1"),
                 config, "'vocab_size'");
             Assert.False(Directory.Exists(dir + "-out"));
-            var e = Assert.Throws<InputException>(() => ModelChecks.VocabularyCovers(DecoderConfig.Load(config), new ByteLevelTokenizer(), config));
+            var e = Assert.Throws<InputException>(() => ModelChecks.VocabularyCovers(DecoderConfig.Load(config), new ByteLevelTokenizer(),
+                config));
             Assert.Contains("'vocab_size'", e.Message);
-            e = Assert.Throws<InputException>(() => ModelChecks.VocabularyCovers(DecoderConfig.Load(config) with { EosTokenId = [300] }, 90, config));
+            e = Assert.Throws<InputException>(() => ModelChecks.VocabularyCovers(DecoderConfig.Load(config) with { EosTokenId = [300] },
+                90, config));
             Assert.Contains("'eos_token_id'", e.Message);
         }
         finally { Directory.Delete(dir, true); }
@@ -254,7 +257,8 @@ public class ModelFileErrorTests
             using (var model = LlamaForCausalLM.FromPretrained(output)) Assert.Equal(16, model.Config.HiddenSize);
 
             // --overwrite never deletes its own inputs.
-            AssertInputError(Cli("init-model", "--config", config, "--tokenizer", source, "--output", source, "--overwrite"), "--config or --tokenizer");
+            AssertInputError(Cli("init-model", "--config", config, "--tokenizer", source, "--output", source, "--overwrite"),
+                "--config or --tokenizer");
             Assert.True(File.Exists(config));
             File.WriteAllText(output + ".file", "");
             AssertInputError(Cli("init-model", "--config", config, "--tokenizer", source, "--output", output + ".file"), "is a file");

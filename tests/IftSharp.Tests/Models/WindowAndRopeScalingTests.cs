@@ -28,7 +28,9 @@ public class WindowAndRopeScalingTests
         AssertClose(expected, model.Forward(ids, mask), mask);
 
         // The same weights without the window (Mistral's sliding_window null, Qwen2's use_sliding_window false).
-        var config = model.Config.ModelType == "mistral" ? model.Config with { SlidingWindow = null } : model.Config with { UseSlidingWindow = false };
+        var config = model.Config.ModelType == "mistral"
+            ? model.Config with { SlidingWindow = null }
+            : model.Config with { UseSlidingWindow = false };
         using var full = new LlamaForCausalLM(config, ParameterAllocation.Uninitialized(ScalarType.Float32));
         SafetensorsCheckpoint.Load(full, TinyModels.FixtureDirectory(name));
         AssertClose(expectedWithoutWindow, full.Forward(ids, mask), mask);
