@@ -26,6 +26,7 @@ public static class GenerateCommand
             var dir = parse.GetValue(model)!;
             if (!File.Exists(Path.Combine(dir, "config.json"))) throw new InputException($"{Path.Combine(dir, "config.json")}: file not found; expected a model folder");
             var (tokenizer, template) = TokenizerLoader.Load(dir);
+            ModelChecks.VocabularyCovers(DecoderConfig.Load(Path.Combine(dir, "config.json")), tokenizer, Path.Combine(dir, "config.json"));
             using var lm = LlamaForCausalLM.FromPretrained(dir);
             var text = parse.GetValue(prompt)!;
             if (parse.GetValue(chat))

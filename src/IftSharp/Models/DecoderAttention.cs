@@ -16,25 +16,28 @@ public sealed class DecoderAttention : nn.Module
     private readonly RmsNorm? q_norm;
     private readonly RmsNorm? k_norm;
     private readonly int heads, kvHeads, headDim, layerIndex;
+    private readonly int? slidingWindow;
 
-    public DecoderAttention(DecoderConfig config, int layerIndex) : base(nameof(DecoderAttention))
+    public DecoderAttention(DecoderConfig config, int layerIndex, ParameterAllocation? allocation = null) : base(nameof(DecoderAttention))
     {
+        allocation ??= ParameterAllocation.Initialized;
         heads = config.NumAttentionHeads;
         kvHeads = config.KeyValueHeads;
         headDim = config.HeadDim;
         this.layerIndex = layerIndex;
-        q_proj = nn.Linear(config.HiddenSize, heads * headDim, hasBias: config.QkvBias);
-        k_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, hasBias: config.QkvBias);
-        v_proj = nn.Linear(config.HiddenSize, kvHeads * headDim, hasBias: config.QkvBias);
-        o_proj = nn.Linear(heads * headDim, config.HiddenSize, hasBias: config.OutputBias);
+        slidingWindow = config.SlidingWindowOf(layerIndex);
+        q_proj = allocation.Linear(config.HiddenSize, heads * headDim, hasBias: config.QkvBias);
+        k_proj = allocation.Linear(config.HiddenSize, kvHeads * headDim, hasBias: config.QkvBias);
+        v_proj = allocation.Linear(config.HiddenSize, kvHeads * headDim, hasBias: config.QkvBias);
+        o_proj = allocation.Linear(heads * headDim, config.HiddenSize, hasBias: config.OutputBias);
         register_module("q_proj", q_proj);
         register_module("k_proj", k_proj);
         register_module("v_proj", v_proj);
         register_module("o_proj", o_proj);
         if (config.QkNorm)
         {
-            q_norm = new RmsNorm(headDim, config.RmsNormEps);
-            k_norm = new RmsNorm(headDim, config.RmsNormEps);
+            q_norm = new RmsNorm(headDim, config.RmsNormEps, allocation);
+            k_norm = new RmsNorm(headDim, config.RmsNormEps, allocation);
             register_module("q_norm", q_norm);
             register_module("k_norm", k_norm);
         }
@@ -58,6 +61,7 @@ public sealed class DecoderAttention : nn.Module
         q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);
         k = RotaryEmbedding.Apply(k.transpose(1, 2), cos, sin);
         if (cache is not null) (k, v) = cache.Append(layerIndex, k, v);
+        if (slidingWindow is int window) (mask, causal) = SlidingWindowMask.Restrict(mask, causal, t, k.shape[2], window, x.device);
         if (kvHeads != heads)
         {
             k = k.repeat_interleave(heads / kvHeads, dim: 1);

@@ -11,12 +11,13 @@ public sealed class DecoderBackbone : nn.Module
     private readonly RmsNorm norm;
     private readonly DecoderLayer[] layerArray;
 
-    public DecoderBackbone(DecoderConfig config) : base(nameof(DecoderBackbone))
+    public DecoderBackbone(DecoderConfig config, ParameterAllocation? allocation = null) : base(nameof(DecoderBackbone))
     {
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
-        layerArray = Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i)).ToArray();
+        allocation ??= ParameterAllocation.Initialized;
+        embed_tokens = allocation.Embedding(config.VocabSize, config.HiddenSize);
+        layerArray = Enumerable.Range(0, config.NumHiddenLayers).Select(i => new DecoderLayer(config, i, allocation)).ToArray();
         layers = new ModuleList<DecoderLayer>(layerArray);
-        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        norm = new RmsNorm(config.HiddenSize, config.RmsNormEps, allocation);
         register_module("embed_tokens", embed_tokens);
         register_module("layers", layers);
         register_module("norm", norm);

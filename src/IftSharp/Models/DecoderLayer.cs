@@ -11,12 +11,12 @@ public sealed class DecoderLayer : nn.Module
     private readonly RmsNorm input_layernorm;
     private readonly RmsNorm post_attention_layernorm;
 
-    public DecoderLayer(DecoderConfig config, int layerIndex) : base(nameof(DecoderLayer))
+    public DecoderLayer(DecoderConfig config, int layerIndex, ParameterAllocation? allocation = null) : base(nameof(DecoderLayer))
     {
-        self_attn = new DecoderAttention(config, layerIndex);
-        mlp = new DecoderMlp(config);
-        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
-        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps);
+        self_attn = new DecoderAttention(config, layerIndex, allocation);
+        mlp = new DecoderMlp(config, allocation);
+        input_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, allocation);
+        post_attention_layernorm = new RmsNorm(config.HiddenSize, config.RmsNormEps, allocation);
         register_module("self_attn", self_attn);
         register_module("mlp", mlp);
         register_module("input_layernorm", input_layernorm);

@@ -10,11 +10,12 @@ public sealed class DecoderMlp : nn.Module<Tensor, Tensor>
     private readonly Linear up_proj;
     private readonly Linear down_proj;
 
-    public DecoderMlp(DecoderConfig config) : base(nameof(DecoderMlp))
+    public DecoderMlp(DecoderConfig config, ParameterAllocation? allocation = null) : base(nameof(DecoderMlp))
     {
-        gate_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
-        up_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
-        down_proj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: config.MlpBias);
+        allocation ??= ParameterAllocation.Initialized;
+        gate_proj = allocation.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
+        up_proj = allocation.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
+        down_proj = allocation.Linear(config.IntermediateSize, config.HiddenSize, hasBias: config.MlpBias);
         register_module("gate_proj", gate_proj);
         register_module("up_proj", up_proj);
         register_module("down_proj", down_proj);

@@ -16,15 +16,23 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     private readonly Linear? lm_head;
     private readonly RotaryEmbedding rotary;
 
-    public LlamaForCausalLM(DecoderConfig config) : base(nameof(LlamaForCausalLM))
+    /// <summary>A model with TorchSharp's float32 random initialisation (see <see cref="ModelFactory"/> for Hugging Face's).</summary>
+    public LlamaForCausalLM(DecoderConfig config) : this(config, ParameterAllocation.Initialized) { }
+
+    /// <summary>
+    /// A model whose parameters are allocated as <paramref name="allocation"/> says: <see cref="ParameterAllocation.Meta"/>
+    /// for names, shapes and sizes without memory, <see cref="ParameterAllocation.Uninitialized"/> when a checkpoint or an
+    /// initialiser will write every parameter.
+    /// </summary>
+    public LlamaForCausalLM(DecoderConfig config, ParameterAllocation allocation) : base(nameof(LlamaForCausalLM))
     {
         config.Validate();
         Config = config;
-        model = new DecoderBackbone(config);
+        model = new DecoderBackbone(config, allocation);
         register_module("model", model);
         if (!config.TieWordEmbeddings)
         {
-            lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+            lm_head = allocation.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
             register_module("lm_head", lm_head);
         }
         rotary = new RotaryEmbedding(config);
@@ -35,20 +43,46 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     public DecoderBackbone Backbone => model;
     /// <summary>The output projection, or null when tied to the embedding.</summary>
     public Linear? LmHead => lm_head;
+    /// <summary>The rotary position embedding (its frequencies change between calls under dynamic scaling).</summary>
+    public RotaryEmbedding Rotary => rotary;
     /// <summary>The dtype of the parameters (of the layers: a bf16 compute copy keeps its embedding in float32, see <see cref="Training.Bf16Shadow"/>).</summary>
     public ScalarType Dtype => model.Norm.Weight.dtype;
     public Device Device => model.EmbedTokens.weight!.device;
 
-    /// <summary>Reads <c>config.json</c> and the safetensors weights (single file or sharded) of a Hugging Face model folder.</summary>
+    /// <summary>
+    /// Reads <c>config.json</c> and the safetensors weights (single file or sharded) of a Hugging Face model folder into
+    /// a model whose parameters are <paramref name="dtype"/> (bfloat16 for a frozen base, say). Loading costs the model's
+    /// size in that dtype once: the weight files are found and their headers checked against the config (every
+    /// parameter present with its shape and a float dtype) before anything is allocated, then each parameter is
+    /// allocated once, uninitialised, and filled straight from the file.
+    /// </summary>
     public static LlamaForCausalLM FromPretrained(string directory, ScalarType dtype = ScalarType.Float32)
     {
+        if (dtype is not (ScalarType.Float32 or ScalarType.BFloat16 or ScalarType.Float16 or ScalarType.Float64))
+            throw new ArgumentException($"a model's dtype must be a float type, got {dtype}", nameof(dtype));
         var config = DecoderConfig.Load(Path.Combine(directory, "config.json"));
-        var lm = new LlamaForCausalLM(config);
-        lm.to(dtype);
-        try { SafetensorsCheckpoint.Load(lm, directory); }
+        using var checkpoint = SafetensorsCheckpointReader.Open(directory);
+        using (var shape = new LlamaForCausalLM(config, ParameterAllocation.Meta))
+            checkpoint.CheckCovers(shape, TiedHeadKeys(config));
+        var lm = new LlamaForCausalLM(config, ParameterAllocation.Uninitialized(dtype));
+        try { checkpoint.ReadInto(lm); }
         catch { lm.Dispose(); throw; }
         return lm;
     }
+
+    /// <summary>A model with this config on the meta device: its parameter names, shapes and count, no memory.</summary>
+    public static LlamaForCausalLM CreateOnMeta(DecoderConfig config) => new(config, ParameterAllocation.Meta);
+
+    /// <summary>The number of parameters a model of <paramref name="config"/> has (a tied head counted once), without allocating
+    /// it.</summary>
+    public static long ParameterCount(DecoderConfig config)
+    {
+        using var shape = CreateOnMeta(config);
+        return shape.parameters().Sum(p => p.numel());
+    }
+
+    // A tied model has no lm_head; checkpoints that store a copy of it anyway (Qwen3-0.6B's does) load as in transformers.
+    private static string[] TiedHeadKeys(DecoderConfig config) => config.TieWordEmbeddings ? ["lm_head.weight"] : [];
 
     /// <summary>
     /// Writes <c>config.json</c> and <c>model.safetensors</c> (or shards plus <c>model.safetensors.index.json</c>

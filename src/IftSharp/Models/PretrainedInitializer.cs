@@ -13,7 +13,13 @@ public static class PretrainedInitializer
 {
     public static readonly string[] TokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
-    public static DecoderConfig Initialize(string configPath, string tokenizerDirectory, string outputDirectory, long seed = 0)
+    /// <summary>
+    /// Writes the model folder. <paramref name="outputDirectory"/> must be new or empty unless <paramref name="overwrite"/>,
+    /// which clears it (after every input has been checked, and never when it holds the inputs). The model is built once,
+    /// initialised in place, and written: its memory is the float32 model's size.
+    /// </summary>
+    public static DecoderConfig Initialize(string configPath, string tokenizerDirectory, string outputDirectory, long seed = 0,
+        bool overwrite = false)
     {
         if (!File.Exists(configPath)) throw new InputException($"{configPath}: config file not found");
         if (!Directory.Exists(tokenizerDirectory)) throw new InputException($"{tokenizerDirectory}: tokenizer folder not found");
@@ -29,9 +35,7 @@ public static class PretrainedInitializer
         try { raw = JsonSerializer.Deserialize<DecoderConfig>(File.ReadAllText(configPath)) ?? throw new InputException($"{configPath}: empty config"); }
         catch (JsonException e) { throw InputException.At(configPath, (int?)e.LineNumber + 1, e.Path?.TrimStart('$', '.'), $"not valid here: {e.Message}"); }
         int tokenizerVocab = vocabulary.Count == 0 ? 0 : vocabulary.Values.Max() + 1;
-        if (raw.VocabSize > 0 && raw.VocabSize < tokenizerVocab)
-            throw InputException.At(configPath, null, "vocab_size", $"{raw.VocabSize} is smaller than the tokenizer's {tokenizerVocab} ids");
-        var config = raw with
+        var config = raw.WithRopeParameters(configPath) with
         {
             VocabSize = raw.VocabSize > 0 ? raw.VocabSize : tokenizerVocab,
             BosTokenId = raw.BosTokenId ?? specials.Bos,
@@ -39,7 +43,9 @@ public static class PretrainedInitializer
             PadTokenId = raw.PadTokenId ?? specials.Pad,
         };
         config.Validate(configPath);
+        ModelChecks.VocabularyCovers(config, tokenizerVocab, configPath);
 
+        PrepareOutput(outputDirectory, overwrite, configPath, tokenizerDirectory);
         Directory.CreateDirectory(outputDirectory);
         foreach (var name in TokenizerFiles)
         {
@@ -52,6 +58,31 @@ public static class PretrainedInitializer
         using var model = ModelFactory.CreateFromConfig(config, seed);
         model.SavePretrained(outputDirectory);
         return model.Config;
+    }
+
+    /// <summary>An existing file, or a folder with contents without <paramref name="overwrite"/>, is refused; with it the folder is
+    /// emptied.</summary>
+    private static void PrepareOutput(string outputDirectory, bool overwrite, string configPath, string tokenizerDirectory)
+    {
+        if (File.Exists(outputDirectory)) throw new InputException($"{outputDirectory}: --output is a file; expected a folder");
+        if (!Directory.Exists(outputDirectory)) return;
+        var entries = Directory.GetFileSystemEntries(outputDirectory);
+        if (entries.Length == 0) return;
+        if (!overwrite)
+            throw new InputException($"{outputDirectory}: --output is not empty ({entries.Length} entries, such as "
+                + $"{Path.GetFileName(entries.Order(StringComparer.Ordinal).First())}); choose a new folder, or pass --overwrite to "
+                + "replace its contents");
+        var output = Path.GetFullPath(outputDirectory).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        bool Inside(string path) => (Path.GetFullPath(path).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar)
+            .StartsWith(output, StringComparison.Ordinal);
+        if (Inside(configPath) || Inside(tokenizerDirectory))
+            throw new InputException($"{outputDirectory}: --output holds the --config or --tokenizer input, which --overwrite would "
+                + "delete; write to another folder");
+        foreach (var entry in entries)
+        {
+            if (Directory.Exists(entry)) Directory.Delete(entry, recursive: true);
+            else File.Delete(entry);
+        }
     }
 
     /// <summary>Token → id over the model vocabulary (BPE/WordPiece object or Unigram list) and the added tokens.</summary>

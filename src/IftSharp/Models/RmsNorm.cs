@@ -11,10 +11,10 @@ public sealed class RmsNorm : nn.Module<Tensor, Tensor>
     private readonly Parameter weight;
     private readonly double eps;
 
-    public RmsNorm(long size, double eps) : base(nameof(RmsNorm))
+    public RmsNorm(long size, double eps, ParameterAllocation? allocation = null) : base(nameof(RmsNorm))
     {
         this.eps = eps;
-        weight = nn.Parameter(ones(size));
+        weight = (allocation ?? ParameterAllocation.Initialized).Ones(size);
         register_parameter("weight", weight);
     }
 

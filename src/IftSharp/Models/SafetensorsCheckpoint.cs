@@ -18,37 +18,16 @@ public static class SafetensorsCheckpoint
     /// <summary>5 GB, Hugging Face's default <c>max_shard_size</c>.</summary>
     public const long DefaultMaxShardBytes = 5_000_000_000;
 
-    /// <summary>Loads every tensor of <paramref name="module"/>'s state dict; missing or unexpected names are an error listing them.</summary>
+    /// <summary>
+    /// Loads every tensor of <paramref name="module"/>'s state dict; missing or unexpected names, other shapes, integer
+    /// tensors for float weights and non-finite values are input errors naming them, all but the last found before any
+    /// tensor is read.
+    /// </summary>
     public static void Load(nn.Module module, string directory)
     {
-        var files = TensorFiles(directory);
-        var stateDict = module.state_dict();
-        var openFiles = new Dictionary<string, SafetensorsFile>();
-        try
-        {
-            var stored = new Dictionary<string, string>(); // tensor name -> file
-            foreach (var file in files.Distinct())
-            {
-                var opened = new SafetensorsFile(file);
-                openFiles[file] = opened;
-                foreach (var name in opened.Entries.Keys) stored[name] = file;
-            }
-            var missing = stateDict.Keys.Where(k => !stored.ContainsKey(k)).ToList();
-            var unexpected = stored.Keys.Where(k => !stateDict.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
-            if (missing.Count > 0 || unexpected.Count > 0)
-            {
-                var message = new StringBuilder($"{directory}: checkpoint does not match the model");
-                if (missing.Count > 0) message.Append($"; missing keys: {string.Join(", ", missing)}");
-                if (unexpected.Count > 0) message.Append($"; unexpected keys: {string.Join(", ", unexpected)}");
-                throw new InputException(message.ToString());
-            }
-            foreach (var (name, tensor) in stateDict)
-                openFiles[stored[name]].ReadInto(name, tensor);
-        }
-        finally
-        {
-            foreach (var f in openFiles.Values) f.Dispose();
-        }
+        using var reader = SafetensorsCheckpointReader.Open(directory);
+        reader.CheckCovers(module);
+        reader.ReadInto(module);
     }
 
     /// <summary>The safetensors files of a model folder: the index's shards, or the single file.</summary>
@@ -65,7 +44,10 @@ public static class SafetensorsCheckpoint
                 throw InputException.At(index, null, "weight_map", $"not a JSON object: {e.Message}");
             }
             if (weightMap is null) throw InputException.At(index, null, "weight_map", "missing");
-            return weightMap.Select(p => Path.Combine(directory, p.Value?.GetValue<string>() ?? throw InputException.At(index, null, $"weight_map.{p.Key}", "expected a file name"))).Distinct().ToList();
+            string FileOf(KeyValuePair<string, JsonNode?> entry) =>
+                entry.Value is JsonValue v && v.TryGetValue<string>(out var file) && file.Length > 0 ? file
+                    : throw InputException.At(index, null, $"weight_map.{entry.Key}", "expected a file name");
+            return weightMap.Select(p => Path.Combine(directory, FileOf(p))).Distinct().ToList();
         }
         var single = Path.Combine(directory, SingleFileName);
         if (File.Exists(single)) return [single];

@@ -1,118 +1,183 @@
-using System.IO.MemoryMappedFiles;
 using System.Text;
 using System.Text.Json;
 using IftSharp.Core;
+using Microsoft.Win32.SafeHandles;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace IftSharp.Models;
 
 /// <summary>One tensor's entry in a safetensors header; offsets are relative to the end of the header.</summary>
-public sealed record SafetensorsEntry(string Name, string Dtype, long[] Shape, long Begin, long End);
+public sealed record SafetensorsEntry(string Name, string Dtype, long[] Shape, long Begin, long End)
+{
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+}
 
 /// <summary>
 /// Reads a <c>.safetensors</c> file (8-byte little-endian header length, JSON header, raw little-endian data).
-/// The file is memory-mapped and each tensor's bytes are copied straight from the mapping into the destination
-/// tensor's storage, so loading needs no second copy of the checkpoint in memory (only one temporary tensor when
-/// the file's dtype differs from the destination's).
+/// Each tensor's bytes are read from the file straight into the destination tensor's memory in slices of
+/// <see cref="ChunkBytes"/>, so loading a model costs the model's own memory and nothing more: no memory map whose
+/// pages count as the process's memory, no second copy of the checkpoint, and when the file's dtype differs from the
+/// destination's only one slice-sized buffer. The header is checked field by field: a bad entry is an input error
+/// naming the file and the tensor.
 /// </summary>
-public sealed unsafe class SafetensorsFile : IDisposable
+public sealed class SafetensorsFile : IDisposable
 {
-    private readonly MemoryMappedFile map;
-    private readonly MemoryMappedViewAccessor view;
-    private readonly byte* basePointer;
+    /// <summary>The float dtypes a model parameter can be read from.</summary>
+    public static readonly string[] FloatDtypes = ["F32", "F16", "BF16", "F64"];
+
+    /// <summary>Every dtype this reader reads: the float dtypes and, for tensors that are not weights, the integer ones.</summary>
+    public static readonly string[] ReadableDtypes = ["F32", "F16", "BF16", "F64", "I64", "I32", "I8", "U8", "BOOL"];
+
+    // The safetensors format itself caps the header at 100 MB.
+    private const long MaxHeaderBytes = 100_000_000;
+
+    private readonly SafeFileHandle handle;
     private readonly long dataStart;
 
     public SafetensorsFile(string path)
     {
-        Path_ = path;
+        FilePath = path;
         if (!File.Exists(path)) throw new InputException($"{path}: safetensors file not found");
-        long length = new FileInfo(path).Length;
-        if (length < 8) throw new InputException($"{path}: not a safetensors file (too short)");
-        map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        view = map.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-        byte* pointer = null;
-        view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
-        basePointer = pointer + view.PointerOffset;
-        long headerLength = BitConverter.ToInt64(new ReadOnlySpan<byte>(basePointer, 8));
-        if (headerLength <= 0 || 8 + headerLength > length)
+        handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        try
         {
-            Dispose();
-            throw new InputException($"{path}: not a safetensors file (header length {headerLength})");
+            long length = RandomAccess.GetLength(handle);
+            if (length < 8) throw new InputException($"{path}: not a safetensors file (too short: {length} bytes)");
+            Span<byte> prefix = stackalloc byte[8];
+            ReadExactly(0, prefix);
+            long headerLength = BitConverter.ToInt64(prefix);
+            if (headerLength <= 0 || headerLength > MaxHeaderBytes || 8 + headerLength > length)
+                throw new InputException($"{path}: not a safetensors file (header length {headerLength} in a file of {length} bytes)");
+            dataStart = 8 + headerLength;
+            var header = new byte[headerLength];
+            ReadExactly(8, header);
+            (Entries, Metadata) = ParseHeader(path, Encoding.UTF8.GetString(header), length - dataStart);
         }
-        dataStart = 8 + headerLength;
-        var header = Encoding.UTF8.GetString(new ReadOnlySpan<byte>(basePointer + 8, checked((int)headerLength)));
-        try { (Entries, Metadata) = ParseHeader(header, length - dataStart); }
-        catch (Exception e) when (e is JsonException or InvalidDataException)
+        catch
         {
-            Dispose();
-            throw new InputException($"{path}: bad safetensors header: {e.Message}", e);
+            handle.Dispose();
+            throw;
         }
     }
 
-    private string Path_ { get; }
+    public string FilePath { get; }
 
     public IReadOnlyDictionary<string, SafetensorsEntry> Entries { get; }
     public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>Bytes read (and converted, and checked) at a time; also bounds the one conversion buffer.</summary>
+    internal long ChunkBytes { get; init; } = 4L << 20;
 
     /// <summary>A new tensor with the stored dtype and shape.</summary>
     public Tensor Read(string name)
     {
         var entry = Entry(name);
-        var result = empty(entry.Shape, ScalarTypeOf(entry.Dtype));
-        CopyRaw(entry, result);
+        var result = empty(entry.Shape, ReadableType(entry));
+        try { ReadInto(name, result); }
+        catch { result.Dispose(); throw; }
         return result;
     }
 
-    /// <summary>Copies the stored tensor into <paramref name="destination"/> (same shape), converting dtype if needed.</summary>
-    public void ReadInto(string name, Tensor destination)
+    /// <summary>
+    /// Throws an input error naming the file and the tensor unless <paramref name="name"/> can be read into a tensor of
+    /// <paramref name="shape"/> and dtype <paramref name="destination"/>: the shape must match, a dtype this reader
+    /// knows, and a float tensor for a float destination (an integer one is never widened into a weight).
+    /// </summary>
+    public void CheckReadableAs(string name, long[] shape, ScalarType destination)
     {
         var entry = Entry(name);
-        if (!entry.Shape.SequenceEqual(destination.shape))
-            throw new InputException($"{Path_}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects [{string.Join(", ", destination.shape)}]");
-        var stored = ScalarTypeOf(entry.Dtype);
-        using var _ = no_grad();
-        if (stored == destination.dtype && destination.is_contiguous() && destination.device_type == DeviceType.CPU)
-        {
-            CopyRaw(entry, destination);
-            return;
-        }
-        using var temporary = empty(entry.Shape, stored);
-        CopyRaw(entry, temporary);
-        destination.copy_(temporary);
+        var stored = ReadableType(entry);
+        if (!entry.Shape.SequenceEqual(shape))
+            throw new InputException($"{FilePath}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}], the model expects "
+                + $"[{string.Join(", ", shape)}]");
+        bool floatDestination = IsFloat(destination), floatStored = IsFloat(stored);
+        if (floatDestination && !floatStored)
+            throw new InputException($"{FilePath}: tensor '{name}' is stored as {entry.Dtype}, but the model's '{name}' is a float weight; "
+                + $"expected one of {string.Join(", ", FloatDtypes)}");
+        if (!floatDestination && floatStored)
+            throw new InputException($"{FilePath}: tensor '{name}' is stored as {entry.Dtype}, but the model expects "
+                + $"{DtypeNameOf(destination)}");
     }
 
-    /// <summary>Span&lt;byte&gt; is limited to 2 GiB, so larger tensors are copied in slices of this many bytes.</summary>
-    internal long ChunkBytes { get; init; } = 1L << 30;
-
-    private void CopyRaw(SafetensorsEntry entry, Tensor destination)
+    /// <summary>
+    /// Reads the stored tensor into <paramref name="destination"/> (same shape), converting the dtype if needed. Float
+    /// tensors must hold only finite values: a NaN or infinity is an input error naming the tensor, never a silent load.
+    /// </summary>
+    public void ReadInto(string name, Tensor destination)
     {
-        long bytes = entry.End - entry.Begin;
-        long elementSize = destination.ElementSize;
-        long expected = destination.numel() * elementSize;
-        if (bytes != expected)
-            throw new InputException($"{Path_}: tensor '{entry.Name}' holds {bytes} bytes, {entry.Dtype} [{string.Join(", ", entry.Shape)}] needs {expected}");
-        if (bytes == 0) return;
-        byte* source = basePointer + dataStart + entry.Begin;
-        if (bytes <= ChunkBytes)
+        CheckReadableAs(name, destination.shape, destination.dtype);
+        var entry = Entry(name);
+        var stored = ReadableType(entry);
+        using var _ = no_grad();
+        if (!destination.is_contiguous() || destination.device_type != DeviceType.CPU)
         {
-            destination.bytes = new Span<byte>(source, (int)bytes);
+            using var staging = empty(entry.Shape, destination.dtype);
+            ReadInto(name, staging);
+            destination.copy_(staging);
             return;
         }
+        long total = destination.numel();
+        if (total == 0) return;
+        long storedSize = ElementSize(stored), destinationSize = destination.ElementSize;
+        long chunkElements = Math.Max(1, ChunkBytes / Math.Max(storedSize, destinationSize));
+        bool convert = stored != destination.dtype, checkFinite = IsFloat(destination.dtype);
         using var flat = destination.view(-1);
-        long chunkElements = Math.Max(1, ChunkBytes / elementSize), total = destination.numel();
+        using var buffer = convert ? empty(Math.Min(chunkElements, total), stored) : null;
         for (long start = 0; start < total; start += chunkElements)
         {
             long count = Math.Min(chunkElements, total - start);
             using var slice = flat.narrow(0, start, count);
-            slice.bytes = new Span<byte>(source + start * elementSize, checked((int)(count * elementSize)));
+            long offset = dataStart + entry.Begin + start * storedSize;
+            if (buffer is null) ReadExactly(offset, slice.bytes);
+            else
+            {
+                using var part = buffer.narrow(0, 0, count);
+                ReadExactly(offset, part.bytes);
+                slice.copy_(part);
+            }
+            if (checkFinite && !AllFinite(slice))
+            {
+                using var bad = slice.isfinite().logical_not().sum();
+                throw new InputException($"{FilePath}: tensor '{name}' holds non-finite values (NaN or infinity; {bad.item<long>()} "
+                    + $"among its elements {start}..{start + count - 1}); the checkpoint is corrupt or was saved from a diverged run");
+            }
+        }
+    }
+
+    private static bool AllFinite(Tensor slice)
+    {
+        // One vectorised pass: the sum is non-finite whenever an element is (float16 sums in float32: its range ends at 65504).
+        using (var sum = slice.dtype == ScalarType.Float16 ? slice.sum(ScalarType.Float32) : slice.sum())
+        using (var value = sum.to(ScalarType.Float64))
+            if (double.IsFinite(value.item<double>())) return true;
+        // Large finite values can also overflow a sum; only an element-wise check tells them apart.
+        using var finite = slice.isfinite().all();
+        return finite.item<bool>();
+    }
+
+    private void ReadExactly(long offset, Span<byte> destination)
+    {
+        int done = 0;
+        while (done < destination.Length)
+        {
+            int read = RandomAccess.Read(handle, destination[done..], offset + done);
+            if (read == 0) throw new InputException($"{FilePath}: file ends at byte {offset + done}; it is truncated");
+            done += read;
         }
     }
 
     private SafetensorsEntry Entry(string name) =>
-        Entries.TryGetValue(name, out var entry) ? entry : throw new InputException($"{Path_}: no tensor named '{name}'");
+        Entries.TryGetValue(name, out var entry) ? entry : throw new InputException($"{FilePath}: no tensor named '{name}'");
 
-    public static ScalarType ScalarTypeOf(string dtype) => dtype switch
+    private ScalarType ReadableType(SafetensorsEntry entry) => TryScalarTypeOf(entry.Dtype) ?? throw new InputException(
+        $"{FilePath}: tensor '{entry.Name}' has dtype {entry.Dtype}, which IftSharp cannot read; supported dtypes: "
+        + $"{string.Join(", ", FloatDtypes)} for weights ({string.Join(", ", ReadableDtypes.Except(FloatDtypes))} for other tensors)");
+
+    public static ScalarType ScalarTypeOf(string dtype) => TryScalarTypeOf(dtype)
+        ?? throw new InputException($"safetensors dtype '{dtype}' is not supported; expected one of {string.Join(", ", ReadableDtypes)}");
+
+    private static ScalarType? TryScalarTypeOf(string dtype) => dtype switch
     {
         "F32" => ScalarType.Float32,
         "F16" => ScalarType.Float16,
@@ -123,7 +188,28 @@ public sealed unsafe class SafetensorsFile : IDisposable
         "I8" => ScalarType.Int8,
         "U8" => ScalarType.Byte,
         "BOOL" => ScalarType.Bool,
-        _ => throw new InputException($"safetensors dtype '{dtype}' is not supported; expected F32, F16, BF16, F64, I64, I32, I8, U8 or BOOL"),
+        _ => null,
+    };
+
+    private static bool IsFloat(ScalarType type) =>
+        type is ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float64;
+
+    private static long ElementSize(ScalarType type) => type switch
+    {
+        ScalarType.Float64 or ScalarType.Int64 => 8,
+        ScalarType.Float32 or ScalarType.Int32 => 4,
+        ScalarType.Float16 or ScalarType.BFloat16 => 2,
+        _ => 1,
+    };
+
+    /// <summary>Bytes per element of every dtype the safetensors format defines (to check entries this reader cannot read too).</summary>
+    private static long? FormatElementSize(string dtype) => dtype switch
+    {
+        "F64" or "I64" or "U64" => 8,
+        "F32" or "I32" or "U32" => 4,
+        "F16" or "BF16" or "I16" or "U16" => 2,
+        "F8_E4M3" or "F8_E5M2" or "I8" or "U8" or "BOOL" => 1,
+        _ => null,
     };
 
     public static string DtypeNameOf(ScalarType type) => type switch
@@ -140,33 +226,66 @@ public sealed unsafe class SafetensorsFile : IDisposable
         _ => throw new ArgumentException($"dtype {type} cannot be written to safetensors"),
     };
 
-    private static (Dictionary<string, SafetensorsEntry>, Dictionary<string, string>) ParseHeader(string header, long dataLength)
+    private static (Dictionary<string, SafetensorsEntry>, Dictionary<string, string>) ParseHeader(string path, string header,
+        long dataLength)
     {
-        using var document = JsonDocument.Parse(header);
+        JsonDocument document;
+        try { document = JsonDocument.Parse(header); }
+        catch (JsonException e) { throw new InputException($"{path}: bad safetensors header: not valid JSON ({e.Message})"); }
+        using var _ = document;
+        if (document.RootElement.ValueKind != JsonValueKind.Object)
+            throw new InputException($"{path}: bad safetensors header: expected a JSON object, got {document.RootElement.ValueKind}");
         var entries = new Dictionary<string, SafetensorsEntry>();
         var metadata = new Dictionary<string, string>();
         foreach (var property in document.RootElement.EnumerateObject())
         {
-            if (property.Name == "__metadata__")
+            var name = property.Name;
+            var value = property.Value;
+            if (name == "__metadata__")
             {
-                foreach (var m in property.Value.EnumerateObject()) metadata[m.Name] = m.Value.GetString() ?? "";
+                if (value.ValueKind != JsonValueKind.Object)
+                    throw new InputException($"{path}: bad safetensors header: '__metadata__' must be an object of strings");
+                foreach (var m in value.EnumerateObject())
+                    metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
                 continue;
             }
-            var value = property.Value;
-            var dtype = value.GetProperty("dtype").GetString() ?? throw new InvalidDataException($"'{property.Name}': missing dtype");
-            var shape = value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            var offsets = value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+            InputException Bad(string field, string problem) => new($"{path}: tensor '{name}': '{field}' {problem}");
+            if (value.ValueKind != JsonValueKind.Object)
+                throw new InputException($"{path}: tensor '{name}': expected an object with dtype, shape and data_offsets, got "
+                    + $"{value.ValueKind}");
+            if (!value.TryGetProperty("dtype", out var dtypeElement)) throw Bad("dtype", "is missing; expected a string such as \"BF16\"");
+            if (dtypeElement.ValueKind != JsonValueKind.String) throw Bad("dtype",
+                $"must be a string such as \"BF16\", got {dtypeElement.GetRawText()}");
+            var dtype = dtypeElement.GetString()!;
+            var shape = Integers(value, "shape", Bad);
+            if (shape.Any(d => d < 0)) throw Bad("shape", $"has a negative dimension: [{string.Join(", ", shape)}]");
+            var offsets = Integers(value, "data_offsets", Bad);
             if (offsets.Length != 2 || offsets[0] < 0 || offsets[1] < offsets[0] || offsets[1] > dataLength)
-                throw new InvalidDataException($"'{property.Name}': data_offsets [{string.Join(", ", offsets)}] outside the {dataLength} data bytes");
-            entries[property.Name] = new SafetensorsEntry(property.Name, dtype, shape, offsets[0], offsets[1]);
+                throw Bad("data_offsets", $"[{string.Join(", ", offsets)}] lies outside the {dataLength} data bytes");
+            var entry = new SafetensorsEntry(name, dtype, shape, offsets[0], offsets[1]);
+            if (FormatElementSize(dtype) is not long size)
+                throw Bad("dtype", $"\"{dtype}\" is not a safetensors dtype");
+            long needed = checked(entry.ElementCount * size);
+            if (offsets[1] - offsets[0] != needed)
+                throw Bad("data_offsets", $"span {offsets[1] - offsets[0]} bytes, but {dtype} [{string.Join(", ", shape)}] needs {needed}");
+            entries[name] = entry;
         }
         return (entries, metadata);
     }
 
-    public void Dispose()
+    private static long[] Integers(JsonElement value, string field, Func<string, string, InputException> bad)
     {
-        view.SafeMemoryMappedViewHandle.ReleasePointer();
-        view.Dispose();
-        map.Dispose();
+        if (!value.TryGetProperty(field, out var element)) throw bad(field, "is missing; expected a list of integers");
+        if (element.ValueKind != JsonValueKind.Array) throw bad(field, $"must be a list of integers, got {element.GetRawText()}");
+        var result = new List<long>();
+        foreach (var item in element.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.Number || !item.TryGetInt64(out var number))
+                throw bad(field, $"must be a list of integers, got {element.GetRawText()}");
+            result.Add(number);
+        }
+        return result.ToArray();
     }
+
+    public void Dispose() => handle.Dispose();
 }

@@ -74,6 +74,8 @@ public static class TrainingRun
             throw new InputException($"--eval-dataset: --method {method.Name} does not support an evaluation loss");
 
         var (tokenizer, template) = TokenizerLoader.Load(modelDir);
+        var configPath = Path.Combine(modelDir, "config.json");
+        ModelChecks.VocabularyCovers(DecoderConfig.Load(configPath), tokenizer, configPath);
         var request = new DataRequest(tokenizer, template, o.MaxLength, o.MaxPromptLength)
         {
             AllowInvalidUtf8 = o.AllowInvalidUtf8, Warn = line => callbacks.Log?.Invoke("warning: " + line),
@@ -83,7 +85,8 @@ public static class TrainingRun
         callbacks.OnStart?.Invoke(method, train);
 
         using var policy = LlamaForCausalLM.FromPretrained(modelDir);
-        using var compute = o.Bf16 ? new LlamaForCausalLM(policy.Config) : null;
+        // The compute copy is overwritten from the masters before every step: allocated, never initialised.
+        using var compute = o.Bf16 ? new LlamaForCausalLM(policy.Config, ParameterAllocation.Uninitialized(TorchSharp.torch.ScalarType.BFloat16)) : null;
         LlamaForCausalLM? reference = null;
         if (method.NeedsReference)
         {

@@ -16,7 +16,13 @@ public class DecoderConfigTests
     [Theory]
     [InlineData(""", "model_type": "gpt2" """, "model_type")]
     [InlineData(""", "hidden_act": "gelu" """, "hidden_act")]
-    [InlineData(""", "rope_scaling": {"rope_type": "yarn", "factor": 2.0} """, "rope_scaling.rope_type")]
+    [InlineData(""", "rope_scaling": {"rope_type": "longrope", "factor": 2.0} """, "rope_scaling.rope_type")]
+    [InlineData(""", "rope_scaling": {"rope_type": "yarn"} """, "rope_scaling.factor")]
+    [InlineData(""", "rope_scaling": {"rope_type": "dynamic", "factor": 0} """, "rope_scaling.factor")]
+    [InlineData(""", "partial_rotary_factor": 0.5 """, "partial_rotary_factor")]
+    [InlineData(""", "model_type": "mistral", "sliding_window": 0 """, "sliding_window")]
+    [InlineData(""", "layer_types": ["full_attention"] """, "layer_types")]
+    [InlineData(""", "layer_types": ["full_attention", "chunked_attention"] """, "layer_types")]
     [InlineData(""", "rope_scaling": {"rope_type": "llama3", "factor": 8.0} """, "rope_scaling.low_freq_factor")]
     [InlineData(""", "num_key_value_heads": 3 """, "num_key_value_heads")]
     [InlineData(""", "hidden_size": "big" """, "hidden_size")]
@@ -47,6 +53,25 @@ public class DecoderConfigTests
         Assert.Equal(new[] { 7 }, q.EosTokenIds);
         Assert.True(q.QkvBias);
         Assert.False(q.OutputBias);
+    }
+
+    [Fact]
+    public void TransformersFiveRopeParametersGiveTheBaseAndTheScaling()
+    {
+        // transformers 5 writes no top-level rope_theta: reading the default 10000 instead would be silently wrong.
+        var c = Parse(""", "rope_parameters": {"rope_theta": 500000.0, "rope_type": "yarn", "factor": 4.0}""");
+        Assert.Equal(500000.0, c.RopeTheta);
+        Assert.Equal("yarn", c.RopeScaling!.Kind);
+        Assert.Equal(4.0, c.RopeScaling.Factor);
+        var plain = Parse(""", "rope_parameters": {"rope_theta": 1000000.0, "rope_type": "default"}""");
+        Assert.Equal(1000000.0, plain.RopeTheta);
+        Assert.Null(plain.RopeScaling);
+        Assert.Equal(
+            new RotaryEmbedding(Parse(""", "rope_theta": 1000000.0""")).InverseFrequencies,
+            new RotaryEmbedding(plain).InverseFrequencies);
+        var e = Assert.Throws<InputException>(() => Parse(
+            """, "rope_parameters": {"full_attention": {"rope_theta": 1e6}, "sliding_attention": {"rope_theta": 1e4}}"""));
+        Assert.Contains("'rope_parameters'", e.Message);
     }
 
     [Fact]

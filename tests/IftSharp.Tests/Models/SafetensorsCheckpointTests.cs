@@ -114,15 +114,33 @@ public class SafetensorsCheckpointTests
         {
             using var untied = ModelFactory.CreateFromConfig(TinyModels.Llama(tied: false), seed: 1);
             untied.SavePretrained(dir);
-            TinyModels.Llama(tied: true).Save(Path.Combine(dir, "config.json"));
+            SafetensorsCheckpoint.WriteFile(Path.Combine(dir, "model.safetensors"),
+                untied.state_dict().Append(new("model.layers.0.extra.weight", untied.Backbone.Norm.Weight)));
             var e = Assert.Throws<InputException>(() => LlamaForCausalLM.FromPretrained(dir));
-            Assert.Contains("unexpected keys: lm_head.weight", e.Message);
+            Assert.Contains("unexpected keys: model.layers.0.extra.weight", e.Message);
 
             using var tied = ModelFactory.CreateFromConfig(TinyModels.Llama(tied: true), seed: 1);
             tied.SavePretrained(dir);
             TinyModels.Llama(tied: false).Save(Path.Combine(dir, "config.json"));
             e = Assert.Throws<InputException>(() => LlamaForCausalLM.FromPretrained(dir));
             Assert.Contains("missing keys: lm_head.weight", e.Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
+    public void TiedModelIgnoresAStoredHeadAsTransformersDoes()
+    {
+        // Qwen3-0.6B ties its head yet stores lm_head.weight too (751,632,384 stored values for 596,049,920 parameters).
+        var dir = TinyModels.TempDirectory();
+        try
+        {
+            using var untied = ModelFactory.CreateFromConfig(TinyModels.Llama(tied: false), seed: 1);
+            untied.SavePretrained(dir);
+            TinyModels.Llama(tied: true).Save(Path.Combine(dir, "config.json"));
+            using var tied = LlamaForCausalLM.FromPretrained(dir);
+            Assert.Null(tied.LmHead);
+            Assert.True(tied.EmbedTokens.weight!.eq(untied.EmbedTokens.weight!).all().item<bool>());
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -2,7 +2,10 @@
 """Golden fixtures for IftSharp.Models: tiny random Llama-3-style and Qwen2-style checkpoints and the logits an
 independent float64 PyTorch forward pass gives for them. Written from Hugging Face's model definitions
 (LlamaRMSNorm, rotate_half RoPE with llama3 scaling, GQA via repeat_interleave, SwiGLU, tied/untied head);
-the safetensors files are written here with struct/json, independently of IftSharp's writer.
+the safetensors files are written here with struct/json, independently of IftSharp's writer. Also: sliding-window
+attention (transformers' masking: key k visible to query q when k <= q and k > q - window, on sequence indices; Mistral
+in every layer, Qwen2 only with use_sliding_window and from max_window_layers on) and the dynamic (stateful, as
+transformers 4.x's dynamic_rope_update) and yarn (as transformers' _compute_yarn_parameters) RoPE scalings.
 Run: /usr/bin/python3 tests/IftSharp.Tests/Fixtures/tools/make_model_fixtures.py"""
 import json, math, os, struct
 import torch
@@ -81,11 +84,16 @@ def random_weights(cfg, gen, dtype):
     return {k: t.to(dtype) for k, t in w.items()}
 
 
+def rope_type(cfg):
+    rs = cfg.get("rope_scaling") or {}
+    return rs.get("rope_type", rs.get("type", "default"))  # older configs spell it "type"
+
+
 def inv_freq(cfg):
     d = cfg.get("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
     inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
     rs = cfg.get("rope_scaling")
-    if rs and rs.get("rope_type") == "llama3":
+    if rope_type(cfg) == "llama3":
         factor, low, high, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs["original_max_position_embeddings"]
         low_wl, high_wl = old / low, old / high
         wavelen = 2 * math.pi / inv
@@ -94,9 +102,84 @@ def inv_freq(cfg):
         smoothed = (1 - smooth) * scaled / factor + smooth * scaled
         medium = ~(wavelen < high_wl) * ~(wavelen > low_wl)
         inv = torch.where(medium, smoothed, scaled)
-    if rs and rs.get("rope_type") == "linear":
+    if rope_type(cfg) == "linear":
         inv = inv / rs["factor"]
+    if rope_type(cfg) == "yarn":
+        inv = yarn_inv_freq(cfg)[0]
     return inv.double()
+
+
+def head_dim(cfg):
+    return cfg.get("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+
+
+def dynamic_inv_freq(cfg, seq_len):
+    """transformers' _compute_dynamic_ntk_parameters with a tensor length (as its forward passes it): float32 math."""
+    d, rs, max_pos = head_dim(cfg), cfg["rope_scaling"], cfg["max_position_embeddings"]
+    seq_len = torch.maximum(torch.tensor(seq_len), torch.tensor(max_pos))
+    base = cfg["rope_theta"] * ((rs["factor"] * seq_len / max_pos) - (rs["factor"] - 1)) ** (d / (d - 2))
+    return (1.0 / (base ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))).double()
+
+
+class DynamicRope:
+    """The state transformers 4.x keeps for dynamic RoPE: grow past the longest length seen, reset below the original."""
+
+    def __init__(self, cfg):
+        self.cfg, self.original = cfg, cfg["max_position_embeddings"]
+        self.cached = self.original
+        self.original_inv = dynamic_inv_freq(cfg, self.original)
+        self.inv = self.original_inv
+
+    def update(self, positions):
+        seq_len = int(positions.max()) + 1
+        if seq_len > self.cached:
+            self.inv, self.cached = dynamic_inv_freq(self.cfg, seq_len), seq_len
+        if seq_len < self.original and self.cached > self.original:
+            self.inv, self.cached = self.original_inv, self.original
+        return self.inv
+
+
+def yarn_inv_freq(cfg):
+    """transformers' _compute_yarn_parameters (factor as given; original_max_position_embeddings or max_position_embeddings)."""
+    d, rs, base = head_dim(cfg), cfg["rope_scaling"], cfg["rope_theta"]
+    factor = rs["factor"]
+    original = rs.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
+
+    def get_mscale(scale, m=1):
+        return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+    attention = rs.get("attention_factor")
+    if attention is None:
+        if rs.get("mscale") and rs.get("mscale_all_dim"):
+            attention = get_mscale(factor, rs["mscale"]) / get_mscale(factor, rs["mscale_all_dim"])
+        else:
+            attention = get_mscale(factor)
+    beta_fast, beta_slow = rs.get("beta_fast") or 32, rs.get("beta_slow") or 1
+
+    def correction_dim(rotations):
+        return (d * math.log(original / (rotations * 2 * math.pi))) / (2 * math.log(base))
+
+    low, high = correction_dim(beta_fast), correction_dim(beta_slow)
+    if rs.get("truncate", True):
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, d - 1)
+    if low == high:
+        high += 0.001
+    ramp = torch.clamp((torch.arange(d // 2, dtype=torch.float32) - low) / (high - low), 0, 1)
+    pos_freqs = base ** (torch.arange(0, d, 2).float() / d)
+    extrapolation, interpolation = 1.0 / pos_freqs, 1.0 / (factor * pos_freqs)
+    extrapolation_factor = 1 - ramp
+    inv = interpolation * (1 - extrapolation_factor) + extrapolation * extrapolation_factor
+    return inv, attention
+
+
+def layer_window(cfg, layer):
+    """The window transformers gives a layer: Mistral's sliding_window everywhere; Qwen2/3 only when enabled."""
+    if cfg["model_type"] == "mistral":
+        return cfg.get("sliding_window")
+    if cfg["model_type"] in ("qwen2", "qwen3") and cfg.get("use_sliding_window") and cfg.get("sliding_window"):
+        return cfg["sliding_window"] if layer >= cfg.get("max_window_layers", 28) else None
+    return None
 
 
 def rms(x, w, eps):
@@ -108,22 +191,27 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), -1)
 
 
-def reference_logits(cfg, w, ids, mask):
-    """float64 forward; positions = cumsum(mask) - 1 so left padding does not shift them; padded keys masked."""
+def reference_logits(cfg, w, ids, mask, inv=None):
+    """float64 forward; positions = cumsum(mask) - 1 so left padding does not shift them; padded keys masked.
+    inv: the inverse frequencies to use (dynamic RoPE's current ones); yarn multiplies cos and sin by its factor."""
     w = {k: t.double() for k, t in w.items()}
     b, t = ids.shape
     nh, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     d = cfg.get("head_dim", cfg["hidden_size"] // nh)
     eps = cfg["rms_norm_eps"]
     pos = (mask.cumsum(-1) - 1).clamp(min=0).double()
-    freqs = pos[..., None] * inv_freq(cfg)
+    freqs = pos[..., None] * (inv_freq(cfg) if inv is None else inv)
     emb = torch.cat((freqs, freqs), -1)
-    cos, sin = emb.cos()[:, None], emb.sin()[:, None]
-    allowed = torch.tril(torch.ones(t, t, dtype=torch.bool))[None] & mask.bool()[:, None, :]
+    scale = yarn_inv_freq(cfg)[1] if rope_type(cfg) == "yarn" else 1.0
+    cos, sin = emb.cos()[:, None] * scale, emb.sin()[:, None] * scale
+    causal = torch.tril(torch.ones(t, t, dtype=torch.bool))[None] & mask.bool()[:, None, :]
+    index = torch.arange(t)
     x = w["model.embed_tokens.weight"][ids]
     bias = lambda name: w.get(name)
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
+        window = layer_window(cfg, l)
+        allowed = causal if window is None else causal & (index[None, :] > index[:, None] - window)[None]
         hn = rms(x, w[p + "input_layernorm.weight"], eps)
         proj = lambda n: torch.nn.functional.linear(hn, w[p + f"self_attn.{n}.weight"], bias(p + f"self_attn.{n}.bias"))
         q = proj("q_proj").view(b, t, nh, d)
@@ -172,7 +260,97 @@ def make(name, cfg, dtype, seed):
                    "logits": [[[round(float(z), 7) for z in row] for row in seq] for seq in logits]}, f)
 
 
+def make_window(name, cfg, seed, t=13, pad=2):
+    """A sequence longer than the window; row 1 left-padded. Also the logits with every window removed."""
+    gen = torch.Generator().manual_seed(seed)
+    folder = os.path.join(OUT, name)
+    os.makedirs(folder, exist_ok=True)
+    w = random_weights(cfg, gen, torch.float32)
+    write_safetensors(os.path.join(folder, "model.safetensors"), w)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    ids = torch.randint(4, cfg["vocab_size"], (2, t), generator=gen)
+    mask = torch.ones(2, t, dtype=torch.int64)
+    ids[1, :pad] = 0
+    mask[1, :pad] = 0
+    windowed = reference_logits(cfg, w, ids, mask)
+    unwindowed = reference_logits({**cfg, "model_type": "llama"} if cfg["model_type"] == "mistral"
+                                  else {**cfg, "use_sliding_window": False}, w, ids, mask)
+    assert (windowed - unwindowed).abs().max() > 1e-3, "the window must change the logits"
+    rows = lambda z: [[[round(float(v), 7) for v in row] for row in seq] for seq in z]
+    with open(os.path.join(folder, "expected.json"), "w") as f:
+        json.dump({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits": rows(windowed),
+                   "logits_without_window": rows(unwindowed)}, f)
+
+
+def make_rope(name, cfg, seed, lengths):
+    """One sequence per forward call, in order (dynamic RoPE carries state from call to call)."""
+    gen = torch.Generator().manual_seed(seed)
+    folder = os.path.join(OUT, name)
+    os.makedirs(folder, exist_ok=True)
+    w = random_weights(cfg, gen, torch.float32)
+    write_safetensors(os.path.join(folder, "model.safetensors"), w)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    dynamic = DynamicRope(cfg) if rope_type(cfg) == "dynamic" else None
+    calls = []
+    for t in lengths:
+        ids = torch.randint(4, cfg["vocab_size"], (1, t), generator=gen)
+        mask = torch.ones(1, t, dtype=torch.int64)
+        inv = dynamic.update(torch.arange(t)) if dynamic else None
+        logits = reference_logits(cfg, w, ids, mask, inv)
+        used = inv if inv is not None else inv_freq(cfg)
+        calls.append({"input_ids": ids.tolist(), "inv_freq": [float(v) for v in used],
+                      "logits": [[round(float(v), 7) for v in row] for row in logits[0]]})
+    with open(os.path.join(folder, "expected.json"), "w") as f:
+        json.dump({"calls": calls}, f)
+
+
+MISTRAL_WINDOW = {
+    "model_type": "mistral", "architectures": ["MistralForCausalLM"], "hidden_size": 32, "intermediate_size": 64,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5,
+    "rope_theta": 10000.0, "max_position_embeddings": 64, "sliding_window": 4, "tie_word_embeddings": False,
+    "hidden_act": "silu", "vocab_size": 90, "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32",
+}
+QWEN2_WINDOW = {
+    "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "hidden_size": 32, "intermediate_size": 48,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1, "rms_norm_eps": 1e-6,
+    "rope_theta": 1000000.0, "max_position_embeddings": 64, "use_sliding_window": True, "sliding_window": 3,
+    "max_window_layers": 1, "tie_word_embeddings": True, "hidden_act": "silu", "vocab_size": 80,
+    "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "float32",
+}
+LLAMA_DYNAMIC = {
+    "model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 32, "intermediate_size": 64,
+    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "rms_norm_eps": 1e-5,
+    "rope_theta": 10000.0, "max_position_embeddings": 8, "rope_scaling": {"rope_type": "dynamic", "factor": 2.0},
+    "tie_word_embeddings": True, "hidden_act": "silu", "vocab_size": 70, "bos_token_id": 1, "eos_token_id": 2,
+    "torch_dtype": "float32",
+}
+QWEN2_YARN = {
+    "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "hidden_size": 32, "intermediate_size": 48,
+    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1, "rms_norm_eps": 1e-6,
+    "rope_theta": 10000.0, "max_position_embeddings": 256,
+    "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64},
+    "tie_word_embeddings": False, "hidden_act": "silu", "vocab_size": 70, "bos_token_id": 1, "eos_token_id": 2,
+    "torch_dtype": "float32",
+}
+LLAMA_YARN = {
+    "model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": 32, "intermediate_size": 64,
+    "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2, "rms_norm_eps": 1e-5,
+    "rope_theta": 500.0, "max_position_embeddings": 128,
+    "rope_scaling": {"rope_type": "yarn", "factor": 8.0, "beta_fast": 8.0, "beta_slow": 2.0, "truncate": False,
+                     "mscale": 1.0, "mscale_all_dim": 0.5},
+    "tie_word_embeddings": True, "hidden_act": "silu", "vocab_size": 70, "bos_token_id": 1, "eos_token_id": 2,
+    "torch_dtype": "float32",
+}
+
 make("tiny-llama3", LLAMA, torch.float32, 1234)
 make("tiny-qwen2", QWEN2, torch.bfloat16, 4321)
 make("tiny-qwen3", QWEN3, torch.float16, 999)
+make_window("tiny-mistral-window", MISTRAL_WINDOW, 77)
+make_window("tiny-qwen2-window", QWEN2_WINDOW, 78)
+# 6: original frequencies; 14: grown for 14; 11: keeps 14's; 5: back to the original; 9: grown for 9
+make_rope("tiny-llama-dynamic", LLAMA_DYNAMIC, 79, [6, 14, 11, 5, 9])
+make_rope("tiny-qwen2-yarn", QWEN2_YARN, 80, [20])
+make_rope("tiny-llama-yarn", LLAMA_YARN, 81, [12])
 print("fixtures written to", os.path.normpath(OUT))
