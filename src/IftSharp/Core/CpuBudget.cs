@@ -146,6 +146,6 @@ public static class CpuBudget
         }
     }
 
-    [DllImport("libc")]
+    [DllImport(Glibc.Library)]
     private static extern unsafe int sched_getaffinity(int pid, nuint size, ulong* mask);
 }

@@ -100,16 +100,16 @@ internal sealed unsafe class LoadedLibrary
 
     private static class Native
     {
-        [DllImport("libc", CharSet = CharSet.Ansi, BestFitMapping = false)]
+        [DllImport(Glibc.Library, CharSet = CharSet.Ansi, BestFitMapping = false)]
         public static extern nint dlopen(string file, int mode);
 
-        [DllImport("libc")]
+        [DllImport(Glibc.Library)]
         public static extern int dlinfo(nint handle, int request, out nint info);
 
-        [DllImport("libc", CharSet = CharSet.Ansi, BestFitMapping = false)]
+        [DllImport(Glibc.Library, CharSet = CharSet.Ansi, BestFitMapping = false)]
         public static extern nint dlsym(nint handle, string symbol);
 
-        [DllImport("libc")]
+        [DllImport(Glibc.Library)]
         public static extern int dladdr(nint address, out DlInfo info);
     }
 }

@@ -151,13 +151,13 @@ public static unsafe class MklVendorCheck
 
     private static class Native
     {
-        [DllImport("libc")]
+        [DllImport(Glibc.Library)]
         public static extern nint mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
 
-        [DllImport("libc")]
+        [DllImport(Glibc.Library)]
         public static extern int mprotect(nint address, nuint length, int protection);
 
-        [DllImport("libc")]
+        [DllImport(Glibc.Library)]
         public static extern int munmap(nint address, nuint length);
     }
 }
