@@ -3,19 +3,34 @@ using IftSharp.Core;
 using static TorchSharp.torch;
 
 // Single micro-benchmarks outside the test suite, for profiling one piece at a time; `iftsharp bench` runs them all.
-// Usage: dotnet run -c Release --project bench/IftSharp.Bench -- matmul|generate|step METHOD [BATCH]|curve STEPS|scalar-race SECONDS
+// Usage: dotnet run -c Release --project bench/IftSharp.Bench --
+//     matmul|generate|decode [bf16] [N] [libtorch]|step METHOD [BATCH]|curve STEPS|scalar-race SECONDS
 LargeAllocations.KeepPagesAcrossSteps(); // IFTSHARP_MALLOC_TUNING=0 measures glibc's defaults
 var shape = new BenchmarkShape();
 switch (args.FirstOrDefault() ?? "matmul")
 {
     case "matmul":
-        Console.WriteLine($"matmul 2048² (fastest of 10) float32 {StepBenchmark.MatmulGflops(float32):F0} GFLOP/s, bfloat16 {StepBenchmark.MatmulGflops(bfloat16):F0} GFLOP/s ({get_num_threads()} threads)");
+        Console.WriteLine($"matmul 2048² (fastest of 10) float32 {StepBenchmark.MatmulGflops(float32):F0} GFLOP/s, " +
+                          $"bfloat16 {StepBenchmark.MatmulGflops(bfloat16):F0} GFLOP/s ({get_num_threads()} threads; " +
+                          $"MKL vendor check {MklVendorCheck.State})");
         break;
     case "generate":
         double cached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: true);
         double uncached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: false);
         Console.WriteLine($"256 new tokens: {cached:F0} tokens/s with the KV cache, {uncached:F0} without ({cached / uncached:F1}×)");
         break;
+    case "decode":
+    {
+        // decode [float32|bf16] [NEW_TOKENS] [libtorch]: batch-1 greedy decoding of the Qwen2.5-0.5B shape against its bandwidth limit
+        var dtype = args.ElementAtOrDefault(1) == "bf16" ? bfloat16 : float32;
+        int tokens = int.Parse(args.ElementAtOrDefault(2) ?? "64");
+        var d = DecodeBenchmark.Run(DecodeBenchmark.Qwen25HalfB, dtype, tokens, fastDecode: args.ElementAtOrDefault(3) != "libtorch");
+        Console.WriteLine($"{d.Dtype} (fast decode {d.FastDecode}): {d.TokensPerSecond:F2} tokens/s, " +
+                          $"{d.WeightBytesPerToken / 1e9:F3} GB of weights a token, " +
+                          $"read bandwidth {d.BandwidthBytesPerSecond / 1e9:F1} GB/s: limit {d.LimitTokensPerSecond:F2} tokens/s, " +
+                          $"{d.FractionOfLimit:P0} of it; prompt pass {d.PromptSeconds:F2} s ({get_num_threads()} threads)");
+        break;
+    }
     case "step":
         var m = StepBenchmark.Run(args.ElementAtOrDefault(1) ?? "sft", args.Length > 2 ? shape with { Batch = int.Parse(args[2]) } : shape);
         Console.WriteLine($"{m.Method}: median {m.MedianSeconds:F3} s, {m.TokensPerSecond:F0} tokens/s, peak RSS {m.PeakResidentMegabytes:F0} MiB");
@@ -42,7 +57,8 @@ switch (args.FirstOrDefault() ?? "matmul")
         Console.WriteLine(ScalarRace.Run("ScalarArithmetic x.PlusInPlace(y)", (x, y) => x.PlusInPlace(y), seconds));
         break;
     default:
-        Console.Error.WriteLine("unknown benchmark; known: matmul, generate, step METHOD [BATCH], curve STEPS, scalar-race SECONDS");
+        Console.Error.WriteLine("unknown benchmark; known: matmul, generate, decode [bf16] [N] [libtorch], step METHOD [BATCH], " +
+                                "curve STEPS, scalar-race SECONDS");
         return 2;
 }
 return 0;

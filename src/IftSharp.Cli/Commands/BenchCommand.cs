@@ -49,7 +49,9 @@ public static class BenchCommand
         var steps = new List<StepMeasurement>();
         double f32 = 0, bf16 = 0, cached = 0, uncached = 0;
         JsonElement? pytorch = null;
-        AnsiConsole.MarkupLine($"Model: {shape.Layers} layers, hidden {shape.Hidden}, {shape.Heads} heads, MLP {shape.Intermediate}, vocab {shape.Vocab}, tied; batch {shape.Batch} × {shape.Sequence} tokens, float32; libtorch threads {get_num_threads()} (inter-op {get_num_interop_threads()}), {Environment.ProcessorCount} cores.");
+        AnsiConsole.MarkupLine($"Model: {shape.Layers} layers, hidden {shape.Hidden}, {shape.Heads} heads, MLP {shape.Intermediate}, " +
+                               $"vocab {shape.Vocab}, tied; batch {shape.Batch} × {shape.Sequence} tokens, float32.");
+        AnsiConsole.MarkupLine(Markup.Escape($"Setup: {NativeSetup.Describe()}."));
         var allRounds = new List<StepMeasurement>();
         for (int round = 1; round <= rounds; round++)
         {
@@ -91,6 +93,7 @@ public static class BenchCommand
             shape,
             threads = get_num_threads(),
             interop_threads = get_num_interop_threads(),
+            mkl_vendor_check = MklVendorCheck.State.ToString(),
             cores = Environment.ProcessorCount,
             rounds,
             all_rounds = allRounds,
@@ -191,6 +194,8 @@ public static class BenchCommand
         foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
         foreach (var a in prefix) psi.ArgumentList.Add(a);
         foreach (var a in new[] { "bench", "--worker", method, "--repeats", shape.Repeats.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        psi.ArgumentList.Add("--threads"); // the parent's count, whether chosen by --threads or from the cores
+        psi.ArgumentList.Add(get_num_threads().ToString(CultureInfo.InvariantCulture));
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEnd();
         var stderr = process.StandardError.ReadToEnd();

@@ -2,6 +2,7 @@ using System.CommandLine;
 using IftSharp.Core;
 using IftSharp.Models;
 using IftSharp.Tokenization;
+using static TorchSharp.torch;
 
 namespace IftSharp.Cli.Commands;
 
@@ -19,20 +20,27 @@ public static class GenerateCommand
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling mass.", DefaultValueFactory = _ => 1.0 };
         var repetition = new Option<double>("--repetition-penalty") { Description = "Hugging Face's repetition penalty (1: none).", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<long>("--seed") { Description = "Seed of the sampler.", DefaultValueFactory = _ => 42 };
+        var bf16 = new Option<bool>("--bf16")
+        {
+            Description = "Load the weights in bfloat16 and decode from them (half the bytes per token; float32 activations).",
+        };
         var command = new Command("generate", "Generate from a model folder, streaming tokens as they come.");
-        foreach (var o in new Option[] { model, prompt, chat, maxNew, temperature, topK, topP, repetition, seed }) command.Options.Add(o);
+        foreach (var o in new Option[] { model, prompt, chat, maxNew, temperature, topK, topP, repetition, seed, bf16 })
+            command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var dir = parse.GetValue(model)!;
             if (!File.Exists(Path.Combine(dir, "config.json"))) throw new InputException($"{Path.Combine(dir, "config.json")}: file not found; expected a model folder");
             var (tokenizer, template) = TokenizerLoader.Load(dir);
             ModelChecks.VocabularyCovers(DecoderConfig.Load(Path.Combine(dir, "config.json")), tokenizer, Path.Combine(dir, "config.json"));
-            using var lm = LlamaForCausalLM.FromPretrained(dir);
+            using var lm = LlamaForCausalLM.FromPretrained(dir, parse.GetValue(bf16) ? ScalarType.BFloat16 : ScalarType.Float32);
             var text = parse.GetValue(prompt)!;
             if (parse.GetValue(chat))
                 text = (template ?? throw new InputException($"{dir}: the tokenizer has no chat_template; run without --chat"))
                     .Render([new ChatMessage("user", text)], addGenerationPrompt: true).Text;
             var ids = tokenizer.Encode(text).Ids.ToList();
+            if (PositionWarning(ids.Count, parse.GetValue(maxNew), lm.Config.MaxPositionEmbeddings) is string warning)
+                Console.Error.WriteLine($"warning: {warning}");
             var produced = new List<int>();
             string shown = "";
             var options = new GenerationOptions
@@ -54,5 +62,17 @@ public static class GenerateCommand
             return 0;
         }));
         return command;
+    }
+
+    /// <summary>What to tell the user when the prompt (or prompt and continuation) outgrow the model's trained positions.</summary>
+    public static string? PositionWarning(int promptTokens, int maxNewTokens, int maxPositions)
+    {
+        if (promptTokens > maxPositions)
+            return $"the prompt has {promptTokens} tokens, more than the model's max_position_embeddings ({maxPositions}); " +
+                   "positions past it were never trained and the output may degrade";
+        if (promptTokens + maxNewTokens > maxPositions)
+            return $"the prompt ({promptTokens} tokens) and --max-new-tokens {maxNewTokens} may run past the model's " +
+                   $"max_position_embeddings ({maxPositions})";
+        return null;
     }
 }

@@ -26,6 +26,12 @@ public sealed record GenerationOptions
     public long Seed { get; init; } = 42;
     /// <summary>Whether to decode with a KV cache (only the new token each step) or re-run the whole sequence.</summary>
     public bool UseCache { get; init; } = true;
+    /// <summary>
+    /// With the cache, whether the steps after the prompt run IftSharp's single-token kernels (matrix-vector products
+    /// that stream each weight once; float32 activations over float32 or bfloat16 weights) instead of libtorch's forward
+    /// pass. The logits agree within float32 rounding; a model the kernels do not handle decodes with libtorch anyway.
+    /// </summary>
+    public bool FastDecode { get; init; } = true;
     /// <summary>Called with a row's new tokens after each step; true stops that row (e.g. a decoded stop string).</summary>
     public Func<IReadOnlyList<int>, bool>? ShouldStop { get; init; }
     /// <summary>Called after every step, for streaming.</summary>

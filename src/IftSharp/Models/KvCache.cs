@@ -51,6 +51,12 @@ public sealed class KvCache : IDisposable
         return (keys[layer].narrow(2, 0, Length + t), values[layer].narrow(2, 0, Length + t));
     }
 
+    /// <summary>The whole key buffer of <paramref name="layer"/>, [B, kvHeads, MaxLength, headDim] (for the decoder's kernels).</summary>
+    internal Tensor KeysOf(int layer) => keys[layer];
+
+    /// <summary>The whole value buffer of <paramref name="layer"/>, [B, kvHeads, MaxLength, headDim].</summary>
+    internal Tensor ValuesOf(int layer) => values[layer];
+
     /// <summary>Called by the model once every layer has appended <paramref name="positions"/> new positions.</summary>
     internal void Advance(long positions) => Length += positions;
 

@@ -35,19 +35,34 @@ public static class TokenGenerator
         using var noGrad = no_grad();
         using var rng = new torch.Generator((ulong)options.Seed, model.Device);
         using var cache = options.UseCache && options.MaxNewTokens > 0 ? model.CreateCache(batch, promptLength + options.MaxNewTokens) : null;
+        // The prompt goes through libtorch's forward pass (matrix-matrix products); the single-token steps after it
+        // through the decoder's matrix-vector kernels when the model allows them.
+        using var decoder = cache is not null && options.FastDecode && options.MaxNewTokens > 1
+            ? SingleTokenDecoder.TryCreate(model, cache, out _)
+            : null;
+        var leftPadding = prompts.Select(p => promptLength - p.Count).ToArray();
+        var lastTokens = new long[batch];
         for (int step = 0; step < options.MaxNewTokens; step++)
         {
             long[] next;
             using (var scope = NewDisposeScope())
             {
-                var allIds = Rows(ids, model.Device);
-                var allMask = Rows(mask, model.Device);
-                Tensor logits;
-                if (cache is null) logits = model.Forward(allIds, allMask, null, null);
-                else if (step == 0) logits = model.Forward(allIds, allMask, null, cache);
-                else logits = model.Forward(allIds.narrow(1, allIds.shape[1] - 1, 1), allMask, null, cache);
-                var last = logits.select(1, -1).to(float32);
-                next = NextTokens(last, allIds, options, rng).cpu().data<long>().ToArray();
+                Tensor last;
+                if (decoder is not null && step > 0)
+                {
+                    for (int b = 0; b < batch; b++) lastTokens[b] = ids[b][^1];
+                    last = decoder.Step(lastTokens, leftPadding);
+                }
+                else
+                {
+                    var allMask = Rows(mask, model.Device);
+                    var input = Rows(ids, model.Device);
+                    if (cache is not null && step > 0) input = input.narrow(1, input.shape[1] - 1, 1);
+                    last = model.Forward(input, allMask, null, cache).select(1, -1).to(float32);
+                }
+                // Only the repetition penalty looks at the tokens so far.
+                var previous = options.RepetitionPenalty != 1.0 ? Rows(ids, model.Device) : empty(batch, 0, int64);
+                next = NextTokens(last, previous, options, rng).cpu().data<long>().ToArray();
             }
             var stepTokens = new int[batch];
             for (int b = 0; b < batch; b++)

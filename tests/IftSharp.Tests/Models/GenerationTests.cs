@@ -57,6 +57,21 @@ public class GenerationTests
     }
 
     [Fact]
+    public void TheSingleTokenKernelsAndLibTorchsForwardDecodeTheSameTokens()
+    {
+        using var model = Model(tied: false);
+        using (var cache = model.CreateCache(1, 4))
+        using (var decoder = SingleTokenDecoder.TryCreate(model, cache, out var reason))
+            Assert.True(decoder is not null, reason); // so the default path below really is the kernels'
+        var greedy = new GenerationOptions { MaxNewTokens = 12 };
+        Assert.Equal(TokenGenerator.Generate(model, Prompts, greedy with { FastDecode = false }).Tokens,
+                     TokenGenerator.Generate(model, Prompts, greedy).Tokens);
+        var sampled = greedy with { Temperature = 1.2, TopK = 20, TopP = 0.9, RepetitionPenalty = 1.2, Seed = 7 };
+        Assert.Equal(TokenGenerator.Generate(model, Prompts, sampled with { FastDecode = false }).Tokens,
+                     TokenGenerator.Generate(model, Prompts, sampled).Tokens);
+    }
+
+    [Fact]
     public void BatchLeftPaddedGenerationEqualsPerRowGeneration()
     {
         using var model = Model();
