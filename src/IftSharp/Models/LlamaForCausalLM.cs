@@ -99,11 +99,24 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null) => ForwardEmbeddings(inputsEmbeds, attentionMask, null, null);
 
     /// <summary>
-    /// Logits [B, T, V] from input embeddings [B, T, H]. Position ids default, as Hugging Face's generation does, to
-    /// the count of real tokens before each position (so left padding does not shift positions), or to
-    /// <c>past .. past + T - 1</c> without a mask.
+    /// Logits [B, T, V] from input embeddings [B, T, H]; the arguments as in
+    /// <see cref="ForwardHidden(Tensor, Tensor?, Tensor?, KvCache?)"/>.
     /// </summary>
     public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        return Head(ForwardHidden(inputsEmbeds, attentionMask, positionIds, cache)).MoveToOuterDisposeScope();
+    }
+
+    public Tensor ForwardHidden(Tensor inputsEmbeds, Tensor? attentionMask = null) =>
+        ForwardHidden(inputsEmbeds, attentionMask, null, null);
+
+    /// <summary>
+    /// The final hidden states [B, T, H] (final norm applied) from input embeddings [B, T, H]. Position ids default, as
+    /// Hugging Face's generation does, to the count of real tokens before each position (so left padding does not shift
+    /// positions), or to <c>past .. past + T - 1</c> without a mask.
+    /// </summary>
+    public Tensor ForwardHidden(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
     {
         using var scope = NewDisposeScope();
         long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
@@ -149,11 +162,21 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
         foreach (var layer in model.Layers)
             h = layer.Forward(h, cos, sin, mask, causal, cache);
         cache?.Advance(t);
-        h = model.Norm.forward(h);
-        var embedding = model.EmbedTokens.weight!; // a bf16 compute copy's tied head reads its float32 embedding in bf16
-        var logits = lm_head is not null ? lm_head.forward(h) : nn.functional.linear(h, embedding.dtype == h.dtype ? embedding : embedding.to(h.dtype));
-        return logits.MoveToOuterDisposeScope();
+        return model.Norm.forward(h).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Logits [..., V] of final hidden states [..., H].</summary>
+    public Tensor Head(Tensor hidden)
+    {
+        if (lm_head is not null) return lm_head.forward(hidden);
+        using var scope = NewDisposeScope();
+        var embedding = model.EmbedTokens.weight!; // a bf16 compute copy's tied head reads its float32 embedding in bf16
+        var weight = embedding.dtype == hidden.dtype ? embedding : embedding.to(hidden.dtype);
+        return nn.functional.linear(hidden, weight).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The head's weight [V, H]: <c>lm_head.weight</c>, or <c>model.embed_tokens.weight</c> when tied.</summary>
+    public Tensor HeadWeight => lm_head?.weight ?? model.EmbedTokens.weight!;
 
     /// <summary>A KV cache shaped for this model, in its dtype and device.</summary>
     public KvCache CreateCache(long batchSize, long maxLength) => new(Config, batchSize, maxLength, Dtype, Device);
