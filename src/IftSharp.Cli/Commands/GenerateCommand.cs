@@ -1,6 +1,7 @@
 using System.CommandLine;
 using IftSharp.Core;
 using IftSharp.Models;
+using IftSharp.Models.Lora;
 using IftSharp.Tokenization;
 
 namespace IftSharp.Cli.Commands;
@@ -19,14 +20,17 @@ public static class GenerateCommand
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling mass.", DefaultValueFactory = _ => 1.0 };
         var repetition = new Option<double>("--repetition-penalty") { Description = "Hugging Face's repetition penalty (1: none).", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<long>("--seed") { Description = "Seed of the sampler.", DefaultValueFactory = _ => 42 };
+        var adapter = new Option<string?>("--adapter") { Description = "A LoRA adapter folder (PEFT's format) to apply to --model." };
         var command = new Command("generate", "Generate from a model folder, streaming tokens as they come.");
         foreach (var o in new Option[] { model, prompt, chat, maxNew, temperature, topK, topP, repetition, seed }) command.Options.Add(o);
+        command.Options.Add(adapter);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var dir = parse.GetValue(model)!;
             if (!File.Exists(Path.Combine(dir, "config.json"))) throw new InputException($"{Path.Combine(dir, "config.json")}: file not found; expected a model folder");
             var (tokenizer, template) = TokenizerLoader.Load(dir);
             using var lm = LlamaForCausalLM.FromPretrained(dir);
+            if (parse.GetValue(adapter) is string adapterDir) PeftAdapter.Load(lm, adapterDir, trainable: false); // the model disposes it
             var text = parse.GetValue(prompt)!;
             if (parse.GetValue(chat))
                 text = (template ?? throw new InputException($"{dir}: the tokenizer has no chat_template; run without --chat"))

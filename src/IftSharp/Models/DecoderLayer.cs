@@ -1,4 +1,5 @@
 using IftSharp.Core;
+using IftSharp.Models.Lora;
 using static TorchSharp.torch;
 
 namespace IftSharp.Models;
@@ -22,6 +23,9 @@ public sealed class DecoderLayer : nn.Module
         register_module("input_layernorm", input_layernorm);
         register_module("post_attention_layernorm", post_attention_layernorm);
     }
+
+    /// <summary>The blocks whose projections LoRA can adapt, by the name Hugging Face gives them under a layer.</summary>
+    public IReadOnlyList<(string Name, LoraSlots Slots)> LoraBlocks => [("self_attn", self_attn.Projections), ("mlp", mlp.Projections)];
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, bool causal, KvCache? cache)
     {

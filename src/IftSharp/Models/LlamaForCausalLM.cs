@@ -1,4 +1,5 @@
 using IftSharp.Core;
+using IftSharp.Models.Lora;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -177,6 +178,15 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
 
     /// <summary>The head's weight [V, H]: <c>lm_head.weight</c>, or <c>model.embed_tokens.weight</c> when tied.</summary>
     public Tensor HeadWeight => lm_head?.weight ?? model.EmbedTokens.weight!;
+
+    /// <summary>The LoRA adapter attached to this model's projections (see <see cref="LoraAdapter.Inject"/>), or null.</summary>
+    public LoraAdapter? Lora { get; internal set; }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Lora?.Dispose();
+        base.Dispose(disposing);
+    }
 
     /// <summary>A KV cache shaped for this model, in its dtype and device.</summary>
     public KvCache CreateCache(long batchSize, long maxLength) => new(Config, batchSize, maxLength, Dtype, Device);
