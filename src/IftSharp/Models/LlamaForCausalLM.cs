@@ -160,8 +160,13 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
         if (inputsEmbeds.dtype != Dtype) inputsEmbeds = inputsEmbeds.to(Dtype); // float32 embeddings into bf16 layers
         var (cos, sin) = rotary.CosSin(positionIds, inputsEmbeds.dtype);
         var h = inputsEmbeds;
+        // Checkpointing only pays where a backward pass will follow: not under no_grad, not while decoding with a cache.
+        bool checkpoint = GradientCheckpointing && cache is null && is_grad_enabled();
         foreach (var layer in model.Layers)
-            h = layer.Forward(h, cos, sin, mask, causal, cache);
+        {
+            h = checkpoint ? ActivationCheckpoint.DecoderLayer(layer, h, cos, sin, mask, causal)
+                : layer.Forward(h, cos, sin, mask, causal, cache);
+        }
         cache?.Advance(t);
         return model.Norm.forward(h).MoveToOuterDisposeScope();
     }
@@ -178,6 +183,13 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
 
     /// <summary>The head's weight [V, H]: <c>lm_head.weight</c>, or <c>model.embed_tokens.weight</c> when tied.</summary>
     public Tensor HeadWeight => lm_head?.weight ?? model.EmbedTokens.weight!;
+
+    /// <summary>
+    /// Recompute each decoder layer's forward pass during backward instead of keeping its activations (only the
+    /// layer's input is kept): activation memory falls from every layer's intermediates to one hidden state per layer,
+    /// for about one more forward pass of compute. Applies to passes with gradient and without a KV cache.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
 
     /// <summary>The LoRA adapter attached to this model's projections (see <see cref="LoraAdapter.Inject"/>), or null.</summary>
     public LoraAdapter? Lora { get; internal set; }
