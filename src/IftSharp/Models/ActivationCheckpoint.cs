@@ -7,11 +7,11 @@ namespace IftSharp.Models;
 /// <summary>
 /// Gradient (activation) checkpointing, which TorchSharp lacks (no <c>torch.utils.checkpoint</c>), built on its custom
 /// autograd functions: the forward pass runs without building a graph and keeps only its inputs; the backward pass
-/// runs it again with gradient and differentiates that recomputed graph. The parameters the function uses are passed
-/// to the autograd node as inputs too, so they receive their gradients through it even when no tensor input requires
-/// one (IFT's fused embedding from a frozen copy, a frozen base under LoRA) — the pitfall of PyTorch's reentrant
-/// variant. The function must compute the same thing twice: anything it reads besides its inputs and parameters
-/// (a LoRA adapter's enabled switch, the module's training mode) must not change between forward and backward.
+/// runs it again with gradient and back-propagates through the recomputed graph, whose parameter gradients accumulate
+/// into <c>.grad</c> as in a plain backward. The parameters are inputs of the autograd node too, so its backward runs
+/// even when no tensor input requires a gradient (IFT's fused embedding from a frozen copy, a frozen base under LoRA):
+/// the pitfall of PyTorch's reentrant variant. The function must compute the same thing twice: anything it reads
+/// besides its inputs and parameters (a LoRA adapter's enabled switch, the training mode) must not change in between.
 /// </summary>
 public static class ActivationCheckpoint
 {
@@ -22,13 +22,14 @@ public static class ActivationCheckpoint
 
     /// <summary>
     /// <paramref name="function"/> of <paramref name="inputs"/> (null entries allowed) with its graph discarded, recomputed
-    /// in backward. <paramref name="parameters"/> are the tensors, besides the inputs, it differentiates into (typically
-    /// the trainable parameters of the module it runs). <paramref name="replayRandomNumbers"/> saves the CPU generator's
+    /// in backward. <paramref name="parameters"/> are the leaves, besides the inputs, it differentiates into (the trainable
+    /// parameters of the module it runs). <paramref name="replayRandomNumbers"/> saves the CPU generator's
     /// state before the forward pass and restores it for the recomputation, so dropout draws the same masks.
     /// </summary>
     public static Tensor Run(Func<Tensor?[], Tensor> function, Tensor?[] inputs, IReadOnlyList<Tensor> parameters,
         bool replayRandomNumbers = false)
     {
+        GradientHandoff.ReleaseHandedOver();
         var requiresGrad = inputs.Select(i => i is not null && i.requires_grad).ToArray();
         var recompute = new Recomputation(function, inputs.Length, requiresGrad, parameters);
         // A scope of its own: TorchSharp's autograd node allocates an output-sized work tensor per output (used only when
@@ -59,32 +60,35 @@ public static class ActivationCheckpoint
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
+            GradientHandoff.ReleaseHandedOver();
             var recompute = (Recomputation)ctx.get_data("recompute");
-            using var scope = NewDisposeScope();
-            var saved = ctx.get_saved_variables();
-            var rng = Defined(saved[0]);
-            var inputs = saved.Skip(1)
-                .Select((t, i) => Defined(t) is Tensor d ? d.detach().requires_grad_(recompute.InputRequiresGrad[i]) : null).ToArray();
-            var current = rng is null ? null : torch.random.get_rng_state();
-            Tensor output;
-            try
-            {
-                if (rng is not null) torch.random.set_rng_state(rng);
-                using (enable_grad()) output = recompute.Function(inputs);
-            }
-            finally
-            {
-                if (current is not null) torch.random.set_rng_state(current);
-            }
-            var wrt = inputs.Where((t, i) => t is not null && recompute.InputRequiresGrad[i]).Cast<Tensor>()
-                .Concat(recompute.Parameters).ToList();
-            var grads = autograd.grad([output], wrt, [gradOutput], allow_unused: true);
             var result = new List<Tensor> { null!, null! };
-            int next = 0;
-            for (int i = 0; i < recompute.InputCount; i++)
-                result.Add(inputs[i] is not null && recompute.InputRequiresGrad[i] ? Defined(grads[next++])! : null!);
-            for (int p = 0; p < recompute.Parameters.Count; p++) result.Add(Defined(grads[next++])!);
-            foreach (var g in result) g?.MoveToOuterDisposeScope();
+            using (var scope = NewDisposeScope())
+            {
+                var saved = ctx.get_saved_variables();
+                var rng = Defined(saved[0]);
+                var inputs = saved.Skip(1)
+                    .Select((t, i) => Defined(t) is Tensor d ? d.detach().requires_grad_(recompute.InputRequiresGrad[i]) : null).ToArray();
+                var current = rng is null ? null : torch.random.get_rng_state();
+                Tensor output;
+                try
+                {
+                    if (rng is not null) torch.random.set_rng_state(rng);
+                    using (enable_grad()) output = recompute.Function(inputs);
+                }
+                finally
+                {
+                    if (current is not null) torch.random.set_rng_state(current);
+                }
+                // As PyTorch's reentrant checkpoint: the parameters' gradients accumulate into their .grad as in a plain
+                // backward; the inputs' land on the detached copies and are returned.
+                autograd.backward([output], [gradOutput]);
+                for (int i = 0; i < recompute.InputCount; i++)
+                    result.Add(inputs[i] is Tensor input && recompute.InputRequiresGrad[i] ? input.grad! : null!);
+                result.AddRange(recompute.Parameters.Select(_ => (Tensor)null!));
+                GradientHandoff.HandOver(result);
+            }
+            gradOutput.Dispose(); // TorchSharp's handle on the incoming gradient would otherwise live to the end of the step
             return result;
         }
 

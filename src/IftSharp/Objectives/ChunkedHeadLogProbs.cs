@@ -1,5 +1,7 @@
 using IftSharp.Core;
+using IftSharp.Models;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace IftSharp.Objectives;
@@ -8,7 +10,8 @@ namespace IftSharp.Objectives;
 /// Log-probabilities of target tokens through the LM head, a chunk of rows at a time, so the [N, V] logits (and
 /// their gradient) never exist at once: at most one chunk's [c, V] does. Under autograd a custom function keeps only
 /// its inputs and each row's log-sum-exp, and recomputes each chunk's logits in backward to produce the gradients of
-/// the hidden states, the head weight and its bias (plain chunking would keep every chunk's logits for backward).
+/// the hidden states, the head weight and its bias (plain chunking would keep every chunk's logits for backward). A
+/// parameter's gradient is accumulated straight into its <c>.grad</c> (see <see cref="GradientHandoff"/>).
 /// The log-softmax is taken in float32 (float64 stays float64), as <see cref="TokenLogProbs.Gather"/> takes it.
 /// </summary>
 internal static class ChunkedHeadLogProbs
@@ -21,7 +24,10 @@ internal static class ChunkedHeadLogProbs
     public static Tensor LogProbs(Tensor hidden, Tensor weight, Tensor? bias, Tensor targets, double temperature, int chunk)
     {
         if (chunk <= 0) throw new ArgumentOutOfRangeException(nameof(chunk), "a chunk holds at least one position");
-        var settings = new Settings(temperature, chunk, hidden.requires_grad, weight.requires_grad, bias?.requires_grad ?? false);
+        GradientHandoff.ReleaseHandedOver();
+        // A parameter (a leaf) gets its gradient accumulated straight into .grad; a cast copy's goes back through autograd.
+        var settings = new Settings(temperature, chunk, hidden.requires_grad, weight.requires_grad, bias?.requires_grad ?? false,
+            weight is Parameter, bias is Parameter);
         // Own scope: TorchSharp's node allocates an output-sized work tensor that is only needed when the output gets no gradient.
         using var scope = NewDisposeScope();
         return Function.apply(hidden, weight, bias!, targets, settings).MoveToOuterDisposeScope();
@@ -72,7 +78,8 @@ internal static class ChunkedHeadLogProbs
         return (logps, lse);
     }
 
-    private sealed record Settings(double Temperature, int Chunk, bool HiddenGrad, bool WeightGrad, bool BiasGrad);
+    private sealed record Settings(double Temperature, int Chunk, bool HiddenGrad, bool WeightGrad, bool BiasGrad,
+        bool WeightIsLeaf, bool BiasIsLeaf);
 
     private sealed class Function : autograd.SingleTensorFunction<Function>
     {
@@ -91,6 +98,7 @@ internal static class ChunkedHeadLogProbs
 
         public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradOutput)
         {
+            GradientHandoff.ReleaseHandedOver();
             var settings = (Settings)ctx.get_data("settings");
             using var scope = NewDisposeScope();
             var saved = ctx.get_saved_variables();
@@ -117,18 +125,25 @@ internal static class ChunkedHeadLogProbs
                 // The upcast's backward: the gradient reaches the head's matmul in the head's dtype.
                 var d = dlogits.dtype == hidden.dtype ? dlogits : dlogits.to(hidden.dtype);
                 gradHidden?.narrow(0, start, length).copy_(d.matmul(weight));
-                if (gradWeight is not null) gradWeight.PlusInPlace(d.t().matmul(h).to(dtype));
+                // Accumulated in place (addmm_): a [V, H] temporary per chunk would cost as much as the logits saved.
+                if (gradWeight is not null && d.dtype == gradWeight.dtype) gradWeight.addmm_(d.t(), h);
+                else gradWeight?.PlusInPlace(d.t().matmul(h)); // bf16 product, float32 sum
                 if (gradBias is not null) gradBias.PlusInPlace(d.sum(dim: 0L).to(dtype));
             }
-            var result = new List<Tensor>
+            var result = new List<Tensor> { gradHidden!, null!, null!, null!, null! };
+            if (gradWeight is not null)
             {
-                gradHidden!,
-                gradWeight is null ? null! : gradWeight.dtype == weight.dtype ? gradWeight : gradWeight.to(weight.dtype),
-                gradBias is null ? null! : gradBias.dtype == bias!.dtype ? gradBias : gradBias.to(bias.dtype),
-                null!,
-                null!,
-            };
-            foreach (var t in result) t?.MoveToOuterDisposeScope();
+                // The saved leaf shares the parameter's storage and autograd identity: its .grad is the parameter's.
+                if (settings.WeightIsLeaf) GradientHandoff.Accumulate(weight, gradWeight);
+                else result[1] = gradWeight.dtype == weight.dtype ? gradWeight : gradWeight.to(weight.dtype);
+            }
+            if (gradBias is not null)
+            {
+                if (settings.BiasIsLeaf) GradientHandoff.Accumulate(bias!, gradBias);
+                else result[2] = gradBias.dtype == bias!.dtype ? gradBias : gradBias.to(bias.dtype);
+            }
+            GradientHandoff.HandOver(result);
+            gradOutput.Dispose(); // TorchSharp's handle on the incoming gradient would otherwise live to the end of the step
             return result;
         }
     }

@@ -123,21 +123,28 @@ public class GradientCheckpointingTests
     {
         using var model = Model(tied: true);
         var ids = randint(3, 97, new long[] { 2, 6 }, generator: new torch.Generator(9));
+        long liveAfterBackward = 0;
         long Step()
         {
             using var scope = NewDisposeScope();
             var loss = model.Forward(ids, LeftPaddedMask()).log_softmax(-1).mean();
             long before = DisposeScopeManager.Statistics.CreatedInScopeCount;
+            long live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
             loss.backward();
             long created = DisposeScopeManager.Statistics.CreatedInScopeCount - before;
+            liveAfterBackward = DisposeScopeManager.Statistics.ThreadTotalLiveCount - live;
             foreach (var p in model.parameters()) p.grad = null;
             return created;
         }
         long plain = Step();
+        long plainLive = liveAfterBackward;
         model.GradientCheckpointing = true;
         long recomputing = Step();
-        // The recomputed forward passes create the layers' intermediates again, in backward.
+        // The recomputed forward passes create the layers' intermediates again, in backward...
         Assert.True(recomputing > plain + 40, $"tensors created in backward: {recomputing} checkpointed, {plain} plain");
+        // ...and release them: no layer's gradients are held to the end of the step (only the first layer's input gradient
+        // waits for its release at the next custom backward or forward).
+        Assert.True(liveAfterBackward <= plainLive + 1, $"alive after backward: {liveAfterBackward} checkpointed, {plainLive} plain");
         GC.Collect(); GC.WaitForPendingFinalizers();
         long live = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         for (int i = 0; i < 10; i++) Step();
