@@ -1,5 +1,4 @@
 using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace IftSharp.Models;
@@ -31,7 +30,7 @@ public static class ActivationCheckpoint
     {
         GradientHandoff.ReleaseHandedOver();
         var requiresGrad = inputs.Select(i => i is not null && i.requires_grad).ToArray();
-        var recompute = new Recomputation(function, inputs.Length, requiresGrad, parameters);
+        var recompute = new Recomputation(function, inputs.Length, requiresGrad, parameters.Count);
         // A scope of its own: TorchSharp's autograd node allocates an output-sized work tensor per output (used only when
         // an output gets no gradient); freed here rather than kept to the caller's scope end beside every layer's output.
         using var scope = NewDisposeScope();
@@ -40,9 +39,8 @@ public static class ActivationCheckpoint
         return RecomputingFunction.apply(args!).MoveToOuterDisposeScope();
     }
 
-    /// <summary>What the backward pass needs besides the saved tensors.</summary>
-    private sealed record Recomputation(Func<Tensor?[], Tensor> Function, int InputCount, bool[] InputRequiresGrad,
-        IReadOnlyList<Tensor> Parameters);
+    /// <summary>What the backward pass needs besides the saved tensors (the parameters are the graph's leaves, found again).</summary>
+    private sealed record Recomputation(Func<Tensor?[], Tensor> Function, int InputCount, bool[] InputRequiresGrad, int ParameterCount);
 
     private sealed class RecomputingFunction : autograd.SingleTensorFunction<RecomputingFunction>
     {
@@ -85,7 +83,7 @@ public static class ActivationCheckpoint
                 autograd.backward([output], [gradOutput]);
                 for (int i = 0; i < recompute.InputCount; i++)
                     result.Add(inputs[i] is Tensor input && recompute.InputRequiresGrad[i] ? input.grad! : null!);
-                result.AddRange(recompute.Parameters.Select(_ => (Tensor)null!));
+                result.AddRange(Enumerable.Repeat((Tensor)null!, recompute.ParameterCount)); // accumulated above
                 GradientHandoff.HandOver(result);
             }
             gradOutput.Dispose(); // TorchSharp's handle on the incoming gradient would otherwise live to the end of the step

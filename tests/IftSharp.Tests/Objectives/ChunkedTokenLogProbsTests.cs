@@ -158,6 +158,15 @@ public class ChunkedTokenLogProbsTests
     }
 
     [Fact]
+    public void TheDefaultChunkKeepsAChunksLogitsNearSixtyFourMebibytes()
+    {
+        Assert.Equal(341, TokenLogProbs.ChunkFor(49152));
+        Assert.Equal(110, TokenLogProbs.ChunkFor(151936));
+        Assert.Equal(4096, TokenLogProbs.ChunkFor(97));
+        Assert.Equal(16, TokenLogProbs.ChunkFor(10_000_000));
+    }
+
+    [Fact]
     public void RepeatedStepsLeaveNoTensorsBehind()
     {
         using var model = Model(tied: false);
