@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 // Single micro-benchmarks outside the test suite, for profiling one piece at a time; `iftsharp bench` runs them all.
 // Usage: dotnet run -c Release --project bench/IftSharp.Bench --
 //     matmul|generate|decode [bf16] [N] [libtorch]|step METHOD [BATCH]|curve STEPS|scalar-race SECONDS
+//     memory CONFIG.json [options] (peak memory of LoRA, checkpointing, the chunked loss: see MemoryPieces.cs)
 LargeAllocations.KeepPagesAcrossSteps(); // IFTSHARP_MALLOC_TUNING=0 measures glibc's defaults
 var shape = new BenchmarkShape();
 switch (args.FirstOrDefault() ?? "matmul")
@@ -51,6 +52,8 @@ switch (args.FirstOrDefault() ?? "matmul")
         Console.WriteLine($"SFT {n} steps float32 against float32 from bf16-rounded start: {a.Losses[^1]:F4} vs {b.Losses[^1]:F4}; |Δ|/loss mean {mn:P2}, max {mx:P2}");
         break;
     }
+    case "memory":
+        return MemoryPieces.Run(args[1..]);
     case "scalar-race":
         double seconds = double.Parse(args.ElementAtOrDefault(1) ?? "30");
         Console.WriteLine(ScalarRace.Run("TorchSharp x.add_(y)", (x, y) => x.add_(y), seconds));

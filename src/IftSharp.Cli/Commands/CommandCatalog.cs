@@ -11,6 +11,7 @@ public static class CommandCatalog
         yield return InitModelCommand.Create();
         yield return TrainCommand.Create();
         yield return GenerateCommand.Create();
+        yield return MergeCommand.Create();
         yield return PlotCommand.Create();
         yield return FrozenLakeCommand.Create();
         yield return CompareCommand.Create();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using IftSharp.Core;
 using IftSharp.Models;
+using IftSharp.Models.Lora;
 using IftSharp.Tokenization;
 using static TorchSharp.torch;
 
@@ -24,8 +25,9 @@ public static class GenerateCommand
         {
             Description = "Load the weights in bfloat16 and decode from them (half the bytes per token; float32 activations).",
         };
+        var adapter = new Option<string?>("--adapter") { Description = "A LoRA adapter folder (PEFT's format) to apply to --model." };
         var command = new Command("generate", "Generate from a model folder, streaming tokens as they come.");
-        foreach (var o in new Option[] { model, prompt, chat, maxNew, temperature, topK, topP, repetition, seed, bf16 })
+        foreach (var o in new Option[] { model, prompt, chat, maxNew, temperature, topK, topP, repetition, seed, bf16, adapter })
             command.Options.Add(o);
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -34,6 +36,7 @@ public static class GenerateCommand
             var (tokenizer, template) = TokenizerLoader.Load(dir);
             ModelChecks.VocabularyCovers(DecoderConfig.Load(Path.Combine(dir, "config.json")), tokenizer, Path.Combine(dir, "config.json"));
             using var lm = LlamaForCausalLM.FromPretrained(dir, parse.GetValue(bf16) ? ScalarType.BFloat16 : ScalarType.Float32);
+            if (parse.GetValue(adapter) is string adapterDir) PeftAdapter.Load(lm, adapterDir, trainable: false); // the model disposes it
             var text = parse.GetValue(prompt)!;
             if (parse.GetValue(chat))
                 text = (template ?? throw new InputException($"{dir}: the tokenizer has no chat_template; run without --chat"))

@@ -1,3 +1,4 @@
+using IftSharp.Models.Lora;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -17,6 +18,7 @@ public sealed class DecoderAttention : nn.Module
     private readonly RmsNorm? k_norm;
     private readonly int heads, kvHeads, headDim, layerIndex;
     private readonly int? slidingWindow;
+    private readonly LoraSlots projections;
 
     public DecoderAttention(DecoderConfig config, int layerIndex, ParameterAllocation? allocation = null) : base(nameof(DecoderAttention))
     {
@@ -34,6 +36,7 @@ public sealed class DecoderAttention : nn.Module
         register_module("k_proj", k_proj);
         register_module("v_proj", v_proj);
         register_module("o_proj", o_proj);
+        projections = new LoraSlots(("q_proj", q_proj), ("k_proj", k_proj), ("v_proj", v_proj), ("o_proj", o_proj));
         if (config.QkNorm)
         {
             q_norm = new RmsNorm(headDim, config.RmsNormEps, allocation);
@@ -42,6 +45,9 @@ public sealed class DecoderAttention : nn.Module
             register_module("k_norm", k_norm);
         }
     }
+
+    /// <summary>q/k/v/o and the LoRA adapters attached to them.</summary>
+    public LoraSlots Projections => projections;
 
     /// <param name="x">[B, T, H]</param>
     /// <param name="cos">[B, T, d]</param>
@@ -53,9 +59,9 @@ public sealed class DecoderAttention : nn.Module
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], t = x.shape[1];
-        var q = q_proj.forward(x).view(b, t, heads, headDim);
-        var k = k_proj.forward(x).view(b, t, kvHeads, headDim);
-        var v = v_proj.forward(x).view(b, t, kvHeads, headDim).transpose(1, 2);
+        var q = projections.Forward("q_proj", x, training).view(b, t, heads, headDim);
+        var k = projections.Forward("k_proj", x, training).view(b, t, kvHeads, headDim);
+        var v = projections.Forward("v_proj", x, training).view(b, t, kvHeads, headDim).transpose(1, 2);
         if (q_norm is not null) q = q_norm.forward(q);
         if (k_norm is not null) k = k_norm!.forward(k);
         q = RotaryEmbedding.Apply(q.transpose(1, 2), cos, sin);
@@ -71,6 +77,6 @@ public sealed class DecoderAttention : nn.Module
             ? nn.functional.scaled_dot_product_attention(q, k, v, is_casual: causal)
             : nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);
         var merged = attended.transpose(1, 2).reshape(b, t, heads * headDim);
-        return o_proj.forward(merged).MoveToOuterDisposeScope();
+        return projections.Forward("o_proj", merged, training).MoveToOuterDisposeScope();
     }
 }

@@ -1,4 +1,5 @@
 using IftSharp.Core;
+using IftSharp.Models.Lora;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -133,11 +134,24 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null) => ForwardEmbeddings(inputsEmbeds, attentionMask, null, null);
 
     /// <summary>
-    /// Logits [B, T, V] from input embeddings [B, T, H]. Position ids default, as Hugging Face's generation does, to
-    /// the count of real tokens before each position (so left padding does not shift positions), or to
-    /// <c>past .. past + T - 1</c> without a mask.
+    /// Logits [B, T, V] from input embeddings [B, T, H]; the arguments as in
+    /// <see cref="ForwardHidden(Tensor, Tensor?, Tensor?, KvCache?)"/>.
     /// </summary>
     public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        return Head(ForwardHidden(inputsEmbeds, attentionMask, positionIds, cache)).MoveToOuterDisposeScope();
+    }
+
+    public Tensor ForwardHidden(Tensor inputsEmbeds, Tensor? attentionMask = null) =>
+        ForwardHidden(inputsEmbeds, attentionMask, null, null);
+
+    /// <summary>
+    /// The final hidden states [B, T, H] (final norm applied) from input embeddings [B, T, H]. Position ids default, as
+    /// Hugging Face's generation does, to the count of real tokens before each position (so left padding does not shift
+    /// positions), or to <c>past .. past + T - 1</c> without a mask.
+    /// </summary>
+    public Tensor ForwardHidden(Tensor inputsEmbeds, Tensor? attentionMask, Tensor? positionIds, KvCache? cache)
     {
         using var scope = NewDisposeScope();
         long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
@@ -180,13 +194,44 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
         if (inputsEmbeds.dtype != Dtype) inputsEmbeds = inputsEmbeds.to(Dtype); // float32 embeddings into bf16 layers
         var (cos, sin) = rotary.CosSin(positionIds, inputsEmbeds.dtype);
         var h = inputsEmbeds;
+        // Checkpointing only pays where a backward pass will follow: not under no_grad, not while decoding with a cache.
+        bool checkpoint = GradientCheckpointing && cache is null && is_grad_enabled();
         foreach (var layer in model.Layers)
-            h = layer.Forward(h, cos, sin, mask, causal, cache);
+        {
+            h = checkpoint ? ActivationCheckpoint.DecoderLayer(layer, h, cos, sin, mask, causal)
+                : layer.Forward(h, cos, sin, mask, causal, cache);
+        }
         cache?.Advance(t);
-        h = model.Norm.forward(h);
+        return model.Norm.forward(h).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Logits [..., V] of final hidden states [..., H].</summary>
+    public Tensor Head(Tensor hidden)
+    {
+        if (lm_head is not null) return lm_head.forward(hidden);
+        using var scope = NewDisposeScope();
         var embedding = model.EmbedTokens.weight!; // a bf16 compute copy's tied head reads its float32 embedding in bf16
-        var logits = lm_head is not null ? lm_head.forward(h) : nn.functional.linear(h, embedding.dtype == h.dtype ? embedding : embedding.to(h.dtype));
-        return logits.MoveToOuterDisposeScope();
+        var weight = embedding.dtype == hidden.dtype ? embedding : embedding.to(hidden.dtype);
+        return nn.functional.linear(hidden, weight).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The head's weight [V, H]: <c>lm_head.weight</c>, or <c>model.embed_tokens.weight</c> when tied.</summary>
+    public Tensor HeadWeight => lm_head?.weight ?? model.EmbedTokens.weight!;
+
+    /// <summary>
+    /// Recompute each decoder layer's forward pass during backward instead of keeping its activations (only the
+    /// layer's input is kept): activation memory falls from every layer's intermediates to one hidden state per layer,
+    /// for about one more forward pass of compute. Applies to passes with gradient and without a KV cache.
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>The LoRA adapter attached to this model's projections (see <see cref="LoraAdapter.Inject"/>), or null.</summary>
+    public LoraAdapter? Lora { get; internal set; }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) Lora?.Dispose();
+        base.Dispose(disposing);
     }
 
     /// <summary>A KV cache shaped for this model, in its dtype and device.</summary>

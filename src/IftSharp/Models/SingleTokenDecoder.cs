@@ -134,6 +134,12 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
             reason = "the KV cache is not float32 or bfloat16 on the CPU";
         else if (config.NumHiddenLayers != cache.Layers)
             reason = "the KV cache has another number of layers";
+        // Its attention sees every cached position and its rotary table is made once for the cache's length: a sliding
+        // window, or dynamic RoPE (whose frequencies follow the sequence's length as it grows), needs libtorch's path.
+        else if (Enumerable.Range(0, config.NumHiddenLayers).Any(i => config.SlidingWindowOf(i) is int w && w < cache.MaxLength))
+            reason = "a sliding window shorter than the cache";
+        else if (config.RopeScaling?.Kind == "dynamic")
+            reason = "dynamic RoPE scaling";
         if (reason != "") return null;
         return new SingleTokenDecoder(model, cache, parameters);
     }

@@ -16,18 +16,17 @@ public static class IftForward
     /// <summary>
     /// ŝ: the model's one-step-ahead greedy tokens on target positions, the ground truth elsewhere (prompt, template,
     /// padding). Also returns the first pass's per-sequence mean NLL, the SFT loss the official code logs.
+    /// <paramref name="chunk"/> applies the head that many positions at a time (<see cref="TokenLogProbs.GreedyFromModel"/>).
     /// </summary>
     public static (Tensor IdsHat, double FirstPassNll) OneStepAhead(ICausalLM model, Tensor inputIds, Tensor labels,
-        Tensor? attentionMask, Func<Tensor, Tensor> embed)
+        Tensor? attentionMask, Func<Tensor, Tensor> embed, int? chunk = null)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var logits = model.ForwardEmbeddings(embed(inputIds), attentionMask);
-        var (logps, mask) = TokenLogProbs.Gather(logits, labels);
+        var (logps, mask, predicted) = TokenLogProbs.GreedyFromModel(model, embed(inputIds), attentionMask, labels, chunk);
         double firstPassNll = ObjectiveResult.Scalar((-(logps * mask).sum(1) / mask.sum(1).AtLeast(1)).mean());
-        var predicted = logits.argmax(-1); // [B, T]: prediction for position t+1
-        long t = inputIds.shape[1];
-        var further = cat(new[] { inputIds.narrow(1, 0, 1), predicted.narrow(1, 0, t - 1) }, 1);
+        // predicted[:, t] is the guess for position t+1; it is used only where labels[:, t+1] counts.
+        var further = cat(new[] { inputIds.narrow(1, 0, 1), predicted }, 1);
         var idsHat = where(labels.Equal(TokenLogProbs.IgnoreIndex), inputIds, further);
         return (idsHat.MoveToOuterDisposeScope(), firstPassNll);
     }
@@ -35,13 +34,14 @@ public static class IftForward
     /// <summary>
     /// The IFT loss of a batch. <paramref name="frozenEmbedding"/> is the official frozen copy (required unless
     /// <see cref="IftOptions.TrainFusionEmbedding"/> is set, which embeds through the model's own embedding instead).
+    /// <paramref name="chunk"/> computes both passes' LM head that many positions at a time (see <see cref="TokenLogProbs.FromModel"/>).
     /// </summary>
     public static ObjectiveResult Loss(ICausalLM model, Tensor inputIds, Tensor labels, Tensor? attentionMask,
-        IftOptions options, FrozenEmbeddingCopy? frozenEmbedding)
+        IftOptions options, FrozenEmbeddingCopy? frozenEmbedding, int? chunk = null)
     {
         using var scope = NewDisposeScope();
         var (logps, mask, firstPassNll) = FusedPass(model, inputIds, labels, attentionMask, options.Lambda,
-            options.TrainFusionEmbedding, frozenEmbedding);
+            options.TrainFusionEmbedding, frozenEmbedding, chunk);
         var result = Ift.Loss(logps, mask, options);
         var metrics = new Dictionary<string, double>(result.Metrics) { ["ift/first_pass_nll"] = firstPassNll };
         return new ObjectiveResult(result.Loss.MoveToOuterDisposeScope(), metrics);
@@ -50,10 +50,10 @@ public static class IftForward
     /// <summary>
     /// Both passes of IFT up to the token log-probs: the one-step-ahead tokens from a no-grad pass, then the pass with
     /// gradient on the fused embedding (1−λ)·E(s*) + λ·E(ŝ), scored against the ground truth. Returns its token log-probs
-    /// and mask ([B, T−1]) and the first pass's mean NLL.
+    /// and mask ([B, T−1]) and the first pass's mean NLL. <paramref name="chunk"/> as in <see cref="TokenLogProbs.FromModel"/>.
     /// </summary>
     public static (Tensor Logps, Tensor Mask, double FirstPassNll) FusedPass(ICausalLM model, Tensor inputIds, Tensor labels,
-        Tensor? attentionMask, double lambda, bool trainFusionEmbedding, FrozenEmbeddingCopy? frozenEmbedding)
+        Tensor? attentionMask, double lambda, bool trainFusionEmbedding, FrozenEmbeddingCopy? frozenEmbedding, int? chunk = null)
     {
         Func<Tensor, Tensor> embed = trainFusionEmbedding
             ? model.EmbedTokens.forward
@@ -61,10 +61,9 @@ public static class IftForward
                 "IFT with a frozen fusion embedding needs a FrozenEmbeddingCopy")).Embed;
 
         using var scope = NewDisposeScope();
-        var (idsHat, firstPassNll) = OneStepAhead(model, inputIds, labels, attentionMask, embed);
+        var (idsHat, firstPassNll) = OneStepAhead(model, inputIds, labels, attentionMask, embed, chunk);
         var fused = lambda == 0 ? embed(inputIds) : embed(inputIds).Times(1 - lambda).Plus(embed(idsHat).Times(lambda));
-        var logits = model.ForwardEmbeddings(fused, attentionMask);
-        var (logps, mask) = TokenLogProbs.Gather(logits, labels);
+        var (logps, mask) = TokenLogProbs.FromModel(model, fused, attentionMask, labels, chunk: chunk);
         return (logps.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope(), firstPassNll);
     }
 }

@@ -78,7 +78,7 @@ public class IftForwardTests
         var e = model.EmbedTokens.forward(ids).detach();
         var eHat = model.EmbedTokens.forward(idsHat).detach();
         var fused = 0.8 * e + 0.2 * eHat;
-        var (logps, mask) = TokenLogProbs.Gather(model.ForwardEmbeddings(fused), labels);
+        var (logps, mask) = TokenLogProbs.Gather(((ICausalLM)model).ForwardEmbeddings(fused), labels);
         Assert.Equal(Ift.Loss(logps, mask, options).Loss.item<double>(), result.Loss.item<double>(), 12);
         Assert.True(result.Metrics.ContainsKey("ift/first_pass_nll"));
 

@@ -31,14 +31,18 @@ public sealed class TinyCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
 
     public Embedding EmbedTokens => embed_tokens;
 
-    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null)
+    public Tensor ForwardHidden(Tensor inputsEmbeds, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
         var t = inputsEmbeds.shape[1];
         var counts = ScalarArithmetic.Range(1, t + 1, dtype: inputsEmbeds.dtype).reshape(1, t, 1);
         var running = inputsEmbeds.cumsum(1) / counts;
-        return lm_head.forward(tanh(mix.forward(running))).MoveToOuterDisposeScope();
+        return tanh(mix.forward(running)).MoveToOuterDisposeScope();
     }
+
+    public Tensor HeadWeight => lm_head.weight!;
+
+    public Tensor? HeadBias => lm_head.bias;
 
     public override Tensor forward(Tensor inputIds) => ((ICausalLM)this).Forward(inputIds);
 }
