@@ -11,12 +11,4 @@ var root = new RootCommand("IftSharp: fine-tune and align decoder-only language 
 foreach (var command in CommandCatalog.All())
     root.Subcommands.Add(command);
 
-try
-{
-    return root.Parse(args).Invoke();
-}
-catch (InputException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
-}
+return CliErrors.Invoke(root, args); // one error boundary: one line "error: ...", exit codes 2 / 1 / 130 / 70 (README)
