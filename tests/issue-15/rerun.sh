@@ -49,7 +49,8 @@ expect() {
 }
 train() { run train --method sft --model "$MODEL" --dataset "$DATA" --batch-size 2 "$@"; }
 # tmpfs OPTIONS: mounts a tmpfs and sets MNT to it (fails where mounting is not allowed).
-tmpfs() { MNT="$W/mnt-$RANDOM"; mkdir -p "$MNT"; mount -t tmpfs -o "$1" tmpfs "$MNT" 2>/dev/null || { rmdir "$MNT"; return 1; }; MOUNTS+=("$MNT"); }
+tmpfs() { MNT="$W/mnt-$RANDOM"; mkdir -p "$MNT"; mount -t tmpfs -o "$1" tmpfs "$MNT" 2>/dev/null || { rmdir "$MNT"; return 1; }; \
+    MOUNTS+=("$MNT"); }
 
 echo "issue 15, re-run against $CLI"
 mkdir -p "$W/tok"
@@ -98,12 +99,15 @@ PY
 echo "Runs mixed or lost"
 out="$W/reuse"; train --output "$out" --max-steps 6 --save-steps 1
 expect mixed "new run into another run's folder is refused" 2 "already holds a training run" -- \
-    train --method sft --model "$MODEL" --dataset "$DATA" --batch-size 2 --output "$out" --max-steps 3 --save-total-limit 2 --learning-rate 0.01
+    train --method sft --model "$MODEL" --dataset "$DATA" --batch-size 2 --output "$out" --max-steps 3 --save-total-limit 2 \
+        --learning-rate 0.01
 train --output "$out" --max-steps 3 --save-steps 1 --save-total-limit 2 --learning-rate 0.01 --overwrite
 ckpts="$(cd "$out" && ls -d checkpoint-* | tr '\n' ' ')"
-report mixed "--overwrite keeps only the new run's checkpoints" "$([ "$(rc)" = 0 ] && [ "$ckpts" = "checkpoint-2 checkpoint-3 " ] && echo 0 || echo 1)" "exit $(rc): $ckpts"
+report mixed "--overwrite keeps only the new run's checkpoints" \
+    "$([ "$(rc)" = 0 ] && [ "$ckpts" = "checkpoint-2 checkpoint-3 " ] && echo 0 || echo 1)" "exit $(rc): $ckpts"
 
-out="$W/twice"; "$CLI" train --method sft --model "$MODEL" --dataset "$DATA" --batch-size 2 --output "$out" --max-steps 100000 > "$W/first" 2>&1 &
+out="$W/twice"
+"$CLI" train --method sft --model "$MODEL" --dataset "$DATA" --batch-size 2 --output "$out" --max-steps 100000 > "$W/first" 2>&1 &
 first=$!
 for _ in $(seq 600); do [ -s "$out/metrics.jsonl" ] && break; sleep 0.1; done
 expect mixed "a second training into the same --output at once" 1 "another training run is writing" -- \
@@ -115,7 +119,8 @@ report mixed "metrics.jsonl of the first run has no step twice" "$([ "$dups" = 0
 trained="$W/reuse"; before="$(sha256sum "$trained/model.safetensors" | cut -c1-64)"
 expect mixed "[init-model] --output at a trained model is refused" 2 "--overwrite" -- \
     init-model --config "$W/tiny.json" --tokenizer "$W/tok" --output "$trained"
-report mixed "[init-model] left the trained weights as they were" "$([ "$(sha256sum "$trained/model.safetensors" | cut -c1-64)" = "$before" ] && echo 0 || echo 1)" ""
+report mixed "[init-model] left the trained weights as they were" \
+    "$([ "$(sha256sum "$trained/model.safetensors" | cut -c1-64)" = "$before" ] && echo 0 || echo 1)" ""
 
 out="$W/other"; train --output "$out" --max-steps 4 --save-steps 1
 expect mixed "--resume with another --batch-size" 2 "--batch-size was 2, now 4" -- \
@@ -128,7 +133,8 @@ out="$W/final"; train --output "$out" --max-steps 2 --save-steps 1
 rm -f "$out/model.safetensors" "$out/tokenizer_config.json"   # what a kill during the final save leaves
 train --output "$out" --max-steps 2 --save-steps 1 --resume
 report mixed "a kill during the final save: --resume writes the final model" \
-    "$([ "$(rc)" = 0 ] && [ -f "$out/model.safetensors" ] && [ -f "$out/tokenizer_config.json" ] && echo 0 || echo 1)" "exit $(rc): $(tail -1 "$W/out")"
+    "$([ "$(rc)" = 0 ] && [ -f "$out/model.safetensors" ] && [ -f "$out/tokenizer_config.json" ] && echo 0 || echo 1)" \
+        "exit $(rc): $(tail -1 "$W/out")"
 
 for damage_case in "metrics.jsonl's last line cut" "empty trainer_state.json" "truncated optimizer.bin"; do
     out="$W/damaged-$RANDOM"; train --output "$out" --max-steps 4 --save-steps 1
@@ -146,25 +152,30 @@ done
 
 echo "Stack traces before"
 touch "$W/a-file"
-expect trace "output path is an existing file" 1 "is a file; expected a folder" -- train --method sft --model "$MODEL" --dataset "$DATA" --output "$W/a-file"
+expect trace "output path is an existing file" 1 "is a file; expected a folder" -- train --method sft --model "$MODEL" --dataset \
+    "$DATA" --output "$W/a-file"
 if tmpfs ro,size=64k; then
     expect trace "read-only output" 1 "Read-only file system" -- train --method sft --model "$MODEL" --dataset "$DATA" --output "$MNT/out"
 else skip "read-only output" "cannot mount a tmpfs here (needs root)"; fi
 if tmpfs size=40k; then
     full="$MNT"
-    expect trace "disk full" 1 "No space left on device" -- train --method sft --model "$MODEL" --dataset "$DATA" --output "$full/out" --max-steps 1 --batch-size 2
+    expect trace "disk full" 1 "No space left on device" -- train --method sft --model "$MODEL" --dataset "$DATA" --output \
+        "$full/out" --max-steps 1 --batch-size 2
     left="$(find "$full" -name '*.tmp*' | wc -l)"
-    report trace "disk full leaves no temporary file" "$([ "$left" = 0 ] && echo 0 || echo 1)" "$left left; $(df -k "$full" | awk 'NR==2 {print $3 " KiB used"}')"
+    report trace "disk full leaves no temporary file" "$([ "$left" = 0 ] && echo 0 || echo 1)" \
+        "$left left; $(df -k "$full" | awk 'NR==2 {print $3 " KiB used"}')"
 else skip "disk full" "cannot mount a tmpfs here (needs root)"; fi
 for flags in "--learning-rate -0.001" "--learning-rate NaN" "--batch-size 0"; do
     expect trace "train $flags" 2 "${flags%% *}:" -- train --method sft --model "$MODEL" --dataset "$DATA" --output "$W/x" $flags
 done
 expect trace 'generate --prompt ""' 2 "--prompt: empty" -- generate --model "$MODEL" --prompt ""
-expect trace "generate --max-new-tokens -5" 2 "--max-new-tokens: -5 is out of range" -- generate --model "$MODEL" --prompt x --max-new-tokens -5
+expect trace "generate --max-new-tokens -5" 2 "--max-new-tokens: -5 is out of range" -- generate --model "$MODEL" --prompt x \
+    --max-new-tokens -5
 for broken in truncated empty; do
     m="$(model_copy "tok-$broken")"
     if [ "$broken" = empty ]; then : > "$m/tokenizer.json"; else head -c 500 "$MODEL/tokenizer.json" > "$m/tokenizer.json"; fi
-    expect trace "[tokenizer] $broken tokenizer.json at train" 2 "tokenizer.json" -- train --method sft --model "$m" --dataset "$DATA" --output "$W/x"
+    expect trace "[tokenizer] $broken tokenizer.json at train" 2 "tokenizer.json" -- train --method sft --model "$m" --dataset \
+        "$DATA" --output "$W/x"
     expect trace "[tokenizer] $broken tokenizer.json at generate" 2 "tokenizer.json" -- generate --model "$m" --prompt x
 done
 for mode in no-dtype shape-string; do
@@ -172,12 +183,16 @@ for mode in no-dtype shape-string; do
     expect trace "[model] safetensors header: $mode" 2 "model.safetensors" -- generate --model "$m" --prompt x
 done
 m="$(model_copy vocab)"; damage "$m" vocab
-expect trace "[model] config vocab_size smaller than the tokenizer's ids" 2 "vocab" -- train --method sft --model "$m" --dataset "$DATA" --output "$W/x" --max-steps 1
-expect trace "the NaN-loss stop" 2 "the last good checkpoint is" -- train --method sft --model "$MODEL" --dataset "$DATA" --output "$W/nan" \
+expect trace "[model] config vocab_size smaller than the tokenizer's ids" 2 "vocab" -- train --method sft --model "$m" --dataset \
+    "$DATA" --output "$W/x" --max-steps 1
+expect trace "the NaN-loss stop" 2 "the last good checkpoint is" -- train --method sft --model "$MODEL" --dataset "$DATA" --output \
+    "$W/nan" \
     --max-steps 3 --batch-size 2 --save-steps 1 --learning-rate 1e30 --warmup-ratio 0
 printf 'scheduler: 99\n' > "$W/s.yaml"
-expect trace "YAML scheduler: 99" 2 "'99' is not one of" -- train --config "$W/s.yaml" --method sft --model "$MODEL" --dataset "$DATA" --output "$W/x"
-out="$W/ctrl-c"; timeout --preserve-status -s INT 1 "$CLI" train --method sft --model "$MODEL" --dataset "$DATA" --output "$out" --max-steps 1000 \
+expect trace "YAML scheduler: 99" 2 "'99' is not one of" -- train --config "$W/s.yaml" --method sft --model "$MODEL" --dataset \
+    "$DATA" --output "$W/x"
+out="$W/ctrl-c"; timeout --preserve-status -s INT 1 "$CLI" train --method sft --model "$MODEL" --dataset "$DATA" --output "$out" \
+    --max-steps 1000 \
     > "$W/out" 2> "$W/err"; code=$?
 # Clean: the folder this run created is gone, or it holds a whole checkpoint and no temporary file.
 clean=no
@@ -187,33 +202,42 @@ report trace "Ctrl-C in the first second" "$([ "$code" = 130 ] && [ "$clean" = y
     "exit $code, clean folder: $clean"
 
 echo "Silently accepted or misleading before"
-for flags in "--max-grad-norm -1" "--lambda 2" "--gamma -1" "--warmup-ratio 5" "--save-total-limit 0" "--max-steps 0" "--max-prompt-length -5"; do
+for flags in "--max-grad-norm -1" "--lambda 2" "--gamma -1" "--warmup-ratio 5" "--save-total-limit 0" "--max-steps 0" \
+    "--max-prompt-length -5"; do
     expect accepted "train $flags" 2 "${flags%% *}: ${flags#* } is out of range" -- \
         train --method ift --model "$MODEL" --dataset "$DATA" --output "$W/x" $flags
 done
-expect accepted "train --method dpo --beta -0.1" 2 "--beta: -0.1 is out of range" -- train --method dpo --model "$MODEL" --dataset "$DATA" --output "$W/x" --beta -0.1
+expect accepted "train --method dpo --beta -0.1" 2 "--beta: -0.1 is out of range" -- train --method dpo --model "$MODEL" --dataset \
+    "$DATA" --output "$W/x" --beta -0.1
 for flags in "--top-p 0" "--top-p 2" "--temperature -1" "--top-k -1" "--repetition-penalty 0"; do
     expect accepted "generate $flags" 2 "${flags%% *}: ${flags#* } is out of range" -- generate --model "$MODEL" --prompt x $flags
 done
 printf 'learnig_rate: 0.01\n' > "$W/k.yaml"
-expect accepted "misspelled YAML key" 2 "did you mean learning_rate?" -- train --config "$W/k.yaml" --method sft --model "$MODEL" --dataset "$DATA" --output "$W/x"
+expect accepted "misspelled YAML key" 2 "did you mean learning_rate?" -- train --config "$W/k.yaml" --method sft --model "$MODEL" \
+    --dataset "$DATA" --output "$W/x"
 printf 'optimizer: 7\n' > "$W/o.yaml"
-expect accepted "YAML optimizer: 7" 2 "'7' is not one of" -- train --config "$W/o.yaml" --method sft --model "$MODEL" --dataset "$DATA" --output "$W/x"
+expect accepted "YAML optimizer: 7" 2 "'7' is not one of" -- train --config "$W/o.yaml" --method sft --model "$MODEL" --dataset \
+    "$DATA" --output "$W/x"
 printf '{"messages": [{"role": "user", "content": 5}, {"role": "assistant", "content": "x"}]}\n' > "$W/number.jsonl"
 run train --method sft --model "$MODEL" --dataset "$W/number.jsonl" --output "$W/x"
-report accepted "[data] content given as a number is not called missing" "$([ "$(rc)" = 2 ] && ! error_line | grep -q missing && error_line | grep -q ':1' && echo 0 || echo 1)" "$(error_line)"
+report accepted "[data] content given as a number is not called missing" \
+    "$([ "$(rc)" = 2 ] && ! error_line | grep -q missing && error_line | grep -q ':1' && echo 0 || echo 1)" "$(error_line)"
 mkdir -p "$W/a-dir"
 run train --method sft --model "$MODEL" --dataset "$W/a-dir" --output "$W/x"
-report accepted "[data] a dataset folder is not 'file not found'" "$([ "$(rc)" = 2 ] && ! error_line | grep -q 'not found' && echo 0 || echo 1)" "$(error_line)"
+report accepted "[data] a dataset folder is not 'file not found'" \
+    "$([ "$(rc)" = 2 ] && ! error_line | grep -q 'not found' && echo 0 || echo 1)" "$(error_line)"
 printf '{"messages": [{"role": "user", "content": "caf\xff"}, {"role": "assistant", "content": "x"}]}\n' > "$W/utf8.jsonl"
-expect accepted "[data] invalid UTF-8 is an error naming the line" 2 ":1" -- train --method sft --model "$MODEL" --dataset "$W/utf8.jsonl" --output "$W/x"
+expect accepted "[data] invalid UTF-8 is an error naming the line" 2 ":1" -- train --method sft --model "$MODEL" --dataset \
+    "$W/utf8.jsonl" --output "$W/x"
 printf '{"prompt": "a", "chosen": "same", "rejected": "same"}\n{"prompt": "b", "chosen": "x", "rejected": "y"}\n' > "$W/same.jsonl"
 run train --method dpo --model "$MODEL" --dataset "$W/same.jsonl" --output "$W/same" --max-steps 1 --batch-size 2
-report accepted "[data] chosen == rejected rows are counted in a warning" "$(grep -qi 'chosen.*rejected\|rejected.*chosen' "$W/out" "$W/err" && echo 0 || echo 1)" \
+report accepted "[data] chosen == rejected rows are counted in a warning" \
+    "$(grep -qi 'chosen.*rejected\|rejected.*chosen' "$W/out" "$W/err" && echo 0 || echo 1)" \
     "$(grep -hi -m1 'chosen' "$W/out" "$W/err" | head -c 100)"
 for mode in f8 i32 nan; do
     m="$(model_copy "w-$mode")"; damage "$m" "$mode"
-    expect accepted "[model] $mode weights: an error naming file and tensor" 2 "model.norm.weight" -- generate --model "$m" --prompt x --max-new-tokens 2
+    expect accepted "[model] $mode weights: an error naming file and tensor" 2 "model.norm.weight" -- generate --model "$m" --prompt \
+        x --max-new-tokens 2
 done
 long="$(printf 'a%.0s' $(seq 300))"
 run generate --model "$MODEL" --prompt "$long" --max-new-tokens 2
@@ -222,5 +246,6 @@ report accepted "[generate] a prompt longer than the positions is warned about" 
     "exit $(rc): $(grep -hi -m1 'warning\|error' "$W/err" "$W/out" | head -c 100)"
 
 echo
-echo "passed $pass, failed $fail, skipped $skipped: stack traces $traces, silently accepted or misleading $accepted, mixed or lost runs $mixed"
+echo "passed $pass, failed $fail, skipped $skipped:" \
+    "stack traces $traces, silently accepted or misleading $accepted, mixed or lost runs $mixed"
 [ "$fail" = 0 ]

@@ -152,9 +152,9 @@ public class RunFolderTests
             var f = RunFingerprint.Of(o with { Method = "ift" }, method, method.Defaults);
             string[] trajectory =
             [
-                "method", "model", "dataset", "batch-size", "grad-accum", "max-length", "max-prompt-length", "seed", "optimizer", "scheduler",
-                "warmup-ratio", "learning-rate", "max-steps", "bf16", "max-grad-norm", "weight-decay", "group-by-length", "precompute-ref-logps",
-                "lambda", "gamma", "propagation",
+                "method", "model", "dataset", "batch-size", "grad-accum", "max-length", "max-prompt-length", "seed", "optimizer",
+                "scheduler", "warmup-ratio", "learning-rate", "max-steps", "bf16", "max-grad-norm", "weight-decay", "group-by-length",
+                "precompute-ref-logps", "lambda", "gamma", "propagation",
             ];
             foreach (var key in trajectory)
                 Assert.True(f.ContainsKey(key), key);
