@@ -19,18 +19,9 @@ root.Options.Add(threads);
 foreach (var command in CommandCatalog.All())
     root.Subcommands.Add(command);
 
-try
+threads.Validators.Add(result =>
 {
-    var parsed = root.Parse(args);
-    if (parsed.Errors.Count == 0 && parsed.GetValue(threads) is int count)
-    {
-        if (count < 1) throw new InputException($"--threads: expected a positive number of threads, got {count}");
-        NativeSetup.SetThreads(count);
-    }
-    return parsed.Invoke();
-}
-catch (InputException e)
-{
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 2;
-}
+    if (result.GetValueOrDefault<int?>() is int n && n < 1) result.AddError($"--threads: {n}; expected a positive number of threads");
+});
+if (root.Parse(args) is { Errors.Count: 0 } parsed && parsed.GetValue(threads) is int count) NativeSetup.SetThreads(count);
+return CliErrors.Invoke(root, args); // one error boundary: one line "error: ...", exit codes 2 / 1 / 130 / 70 (README)

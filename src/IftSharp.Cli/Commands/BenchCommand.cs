@@ -22,9 +22,21 @@ public static class BenchCommand
     public static Command Create()
     {
         var output = new Option<string>("--output") { Description = "Folder for bench.json and bench.md.", DefaultValueFactory = _ => "runs/bench" };
-        var repeats = new Option<int>("--repeats") { Description = "Timed steps per method (median reported), after 2 warm-up steps.", DefaultValueFactory = _ => 5 };
-        var rounds = new Option<int>("--rounds") { Description = "Times every method is measured, in interleaved rounds; each method keeps its fastest round's median (a shared machine's slow spells then hit one round, not the result).", DefaultValueFactory = _ => 2 };
-        var curveSteps = new Option<int>("--curve-steps") { Description = "Steps of the float32 and bfloat16 SFT loss curves compared on real text (0 skips them).", DefaultValueFactory = _ => 200 };
+        var repeats = new Option<int>("--repeats")
+        {
+            Description = "Timed steps per method (median reported), after 2 warm-up steps.", DefaultValueFactory = _ => 5,
+        }.AtLeast(1);
+        var rounds = new Option<int>("--rounds")
+        {
+            Description = "Times every method is measured, in interleaved rounds; each method keeps its fastest round's median "
+                + "(a shared machine's slow spells then hit one round, not the result).",
+            DefaultValueFactory = _ => 2,
+        }.AtLeast(1);
+        var curveSteps = new Option<int>("--curve-steps")
+        {
+            Description = "Steps of the float32 and bfloat16 SFT loss curves compared on real text (0 skips them).",
+            DefaultValueFactory = _ => 200,
+        }.AtLeast(0);
         var noiseFloor = new Option<bool>("--noise-floor") { Description = "Also train the float32 curve from the initial weights rounded once to bfloat16: how far two float32 runs drift apart from a perturbation that small (adds about 2 minutes)." };
         var worker = new Option<string?>("--worker") { Description = "Internal: measure one method and print its JSON.", Hidden = true };
         var command = new Command("bench", "Benchmark the optimizer step of every method (ratios to SFT), peak memory, MFU, generation with and without the KV cache, and the same SFT step in Python PyTorch when available.");

@@ -11,7 +11,7 @@ public static class CompareCommand
     public static Command Create()
     {
         var quick = new Option<bool>("--quick") { Description = "A smoke test of the whole path in a few minutes: smaller base model, fewer steps and items, one seed." };
-        var seeds = new Option<int?>("--seeds") { Description = "Fine-tuning seeds (default 3; 1 with --quick)." };
+        var seeds = new Option<int?>("--seeds") { Description = "Fine-tuning seeds (default 3; 1 with --quick)." }.AtLeast(1);
         var output = new Option<string>("--output") { Description = "Folder for results.md, results.json, compare.png and the cached stages (models, data, evaluations).", DefaultValueFactory = _ => "runs/compare" };
         var command = new Command("compare",
             "Pretrain a small base model on generated text, then train SFT, IFT, DPO, ORPO, EXO, SimPO, SFT→DPO and SFT→IFT from it with the same steps and prompts, " +

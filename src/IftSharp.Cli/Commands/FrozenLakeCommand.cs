@@ -14,17 +14,27 @@ public static class FrozenLakeCommand
     public static Command Create()
     {
         var defaults = new FrozenLakeSettings();
-        var seeds = new Option<int>("--seeds") { Description = "Seeds (each a different starting network).", DefaultValueFactory = _ => defaults.Seeds };
-        var steps = new Option<int>("--steps") { Description = "Fine-tuning steps per method.", DefaultValueFactory = _ => defaults.Steps };
+        var seeds = new Option<int>("--seeds")
+        {
+            Description = "Seeds (each a different starting network).", DefaultValueFactory = _ => defaults.Seeds,
+        }.AtLeast(1);
+        var steps = new Option<int>("--steps") { Description = "Fine-tuning steps per method.", DefaultValueFactory = _ => defaults.Steps }
+            .AtLeast(1);
         var map = new Option<string>("--map") { Description = "Map rows in Gymnasium's form, e.g. SFFF/FHFH/FFFH/HFFG (needs a shortest and a longer hole-free route).", DefaultValueFactory = _ => defaults.Map };
         var output = new Option<string>("--output") { Description = "Folder for results.json, results.csv and frozenlake.png.", DefaultValueFactory = _ => "runs/frozenlake" };
-        var lr = new Option<double>("--learning-rate") { Description = "Adam learning rate, the same for every method.", DefaultValueFactory = _ => defaults.LearningRate };
+        var lr = new Option<double>("--learning-rate")
+        {
+            Description = "Adam learning rate, the same for every method.", DefaultValueFactory = _ => defaults.LearningRate,
+        }.Positive();
         var set = new Option<string[]>("--set")
         {
             Description = "A method's setting other than its default, as METHOD.SETTING=VALUE (repeatable), e.g. --set ift.lambda=0.5 --set dpo.beta=0.2; "
                 + "the settings are train's (see train --help).",
         };
-        var hidden = new Option<int>("--hidden") { Description = "Hidden width of the two-layer policy.", DefaultValueFactory = _ => defaults.Hidden };
+        var hidden = new Option<int>("--hidden")
+        {
+            Description = "Hidden width of the two-layer policy.", DefaultValueFactory = _ => defaults.Hidden,
+        }.AtLeast(1);
 
         var command = new Command("frozenlake", "Reproduce the IFT paper's Frozen Lake experiment: "
             + string.Join(", ", FrozenLakeExperiment.Methods.Select(m => m.DisplayName))

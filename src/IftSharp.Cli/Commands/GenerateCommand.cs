@@ -32,6 +32,12 @@ public static class GenerateCommand
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var dir = parse.GetValue(model)!;
+            new GenerationLimits // every flag's range, before the model loads
+            {
+                Prompt = parse.GetValue(prompt)!, Chat = parse.GetValue(chat), MaxNewTokens = parse.GetValue(maxNew),
+                Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK), TopP = parse.GetValue(topP),
+                RepetitionPenalty = parse.GetValue(repetition),
+            }.Check();
             if (!File.Exists(Path.Combine(dir, "config.json"))) throw new InputException($"{Path.Combine(dir, "config.json")}: file not found; expected a model folder");
             var (tokenizer, template) = TokenizerLoader.Load(dir);
             ModelChecks.VocabularyCovers(DecoderConfig.Load(Path.Combine(dir, "config.json")), tokenizer, Path.Combine(dir, "config.json"));

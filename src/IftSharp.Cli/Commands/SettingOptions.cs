@@ -71,7 +71,7 @@ public sealed class SettingOptions
     }
 
     /// <summary>Levenshtein distance: "did you mean" for misspelled keys.</summary>
-    private static int Distance(string a, string b)
+    internal static int Distance(string a, string b)
     {
         var d = new int[a.Length + 1, b.Length + 1];
         for (int i = 0; i <= a.Length; i++) d[i, 0] = i;

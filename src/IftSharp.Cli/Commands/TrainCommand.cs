@@ -46,8 +46,15 @@ public static class TrainCommand
     private static int Train(TrainingRunOptions options)
     {
         using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-        Console.CancelKeyPress += onCancel; // Ctrl-C: finish the step, save a checkpoint, exit
+        // Ctrl-C: finish the step, save a checkpoint, exit 130. A second Ctrl-C stops at once (the checkpoint being
+        // written stays a hidden temporary folder, never taken for a checkpoint).
+        ConsoleCancelEventHandler onCancel = (_, e) =>
+        {
+            e.Cancel = !cancel.IsCancellationRequested;
+            if (e.Cancel) Console.Error.WriteLine("stopping after this step (Ctrl-C again to stop at once)");
+            cancel.Cancel();
+        };
+        Console.CancelKeyPress += onCancel;
         int steps = options.Trainer.MaxSteps;
         try
         {
@@ -81,9 +88,18 @@ public static class TrainCommand
                     });
             if (result!.Interrupted)
             {
-                AnsiConsole.MarkupLine(result.LastCheckpoint is null ? "Interrupted before the first step ended; nothing was saved."
-                    : $"Interrupted: saved {Markup.Escape(result.LastCheckpoint)}; continue with --resume.");
+                AnsiConsole.MarkupLine(result.History.Count == 0
+                    ? "Interrupted before the first step ended; nothing was saved."
+                        + (result.LastCheckpoint is null ? ""
+                            : $" The run stands at {Markup.Escape(result.LastCheckpoint)}; continue with --resume.")
+                    : $"Interrupted: saved {Markup.Escape(result.LastCheckpoint!)}; continue with --resume.");
                 return 130;
+            }
+            if (result.FinishedFrom is not null)
+            {
+                AnsiConsole.MarkupLine($"Nothing left to train: {Markup.Escape(result.FinishedFrom)} is at --max-steps {steps}; "
+                    + $"wrote the final model to [bold]{Markup.Escape(result.Output)}[/] from it.");
+                return 0;
             }
             var h = result.History;
             AnsiConsole.MarkupLine($"Loss {h[0].Loss:F4} → {h[^1].Loss:F4}. Saved to [bold]{Markup.Escape(result.Output)}[/] with metrics.jsonl "

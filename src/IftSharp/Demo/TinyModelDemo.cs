@@ -58,7 +58,7 @@ public static class TinyModelDemo
         var result = TrainingRun.Run(new TrainingRunOptions
         {
             Method = Method.Name, Model = baseDir, Dataset = Path.Combine(dataDirectory, "train.jsonl"), Output = modelDir, MaxLength = 128,
-            Trainer = Trainer(steps),
+            Trainer = Trainer(steps), Overwrite = true, // the demo's folder holds the demo's last run
         }, new TrainingRunCallbacks { OnStep = onStep });
         double seconds = clock.Elapsed.TotalSeconds;
         var after = Answers(modelDir, tokenizer, template, prompts);

@@ -242,12 +242,7 @@ public sealed record DecoderConfig
     public string ToJson() => JsonSerializer.Serialize(this, WriteOptions);
 
     /// <summary>Writes config.json through a temporary file so a crash never leaves half a file.</summary>
-    public void Save(string path)
-    {
-        var temp = path + ".tmp";
-        File.WriteAllText(temp, ToJson());
-        File.Move(temp, path, overwrite: true);
-    }
+    public void Save(string path) => AtomicFile.WriteAllText(path, ToJson());
 
     private sealed class IntOrListConverter : JsonConverter<int[]?>
     {

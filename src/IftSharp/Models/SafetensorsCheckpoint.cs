@@ -91,8 +91,7 @@ public static class SafetensorsCheckpoint
             var index = new JsonObject { ["metadata"] = new JsonObject { ["total_size"] = total }, ["weight_map"] = weightMap };
             var indexPath = Path.Combine(directory, IndexFileName);
             written.Add(indexPath);
-            File.WriteAllText(indexPath + ".tmp", index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            File.Move(indexPath + ".tmp", indexPath, overwrite: true);
+            AtomicFile.WriteAllText(indexPath, index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
         }
         // Only once the new weights are complete: remove files of an earlier save with another layout.
         var stale = Directory.GetFiles(directory, "model*.safetensors").Append(Path.Combine(directory, IndexFileName))
@@ -125,8 +124,7 @@ public static class SafetensorsCheckpoint
         }
         var headerBytes = Encoding.UTF8.GetBytes(header.ToJsonString());
         int padded = (headerBytes.Length + 7) / 8 * 8;
-        var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
+        AtomicFile.WriteStream(path, stream => // a failed write (a full disk) leaves no temporary file
         {
             stream.Write(BitConverter.GetBytes((long)padded));
             stream.Write(headerBytes);
@@ -139,7 +137,6 @@ public static class SafetensorsCheckpoint
                 for (long start = 0; start < flat.numel(); start += chunkElements)
                     stream.Write(flat.narrow(0, start, Math.Min(chunkElements, flat.numel() - start)).bytes);
             }
-        }
-        File.Move(temp, path, overwrite: true);
+        });
     }
 }

@@ -61,17 +61,18 @@ public static class Trainer
         if (o.Resume)
         {
             if (output is null || checkpoint is null) throw new InputException("--resume: needs an output folder and a model that can be checkpointed");
-            var latest = TrainingCheckpoint.List(output).LastOrDefault();
-            if (latest.Path is null) throw new InputException($"--resume: no checkpoint-* folder in {output}");
-            var state = TrainingCheckpoint.ReadState(latest.Path);
+            // The newest readable checkpoint: an unreadable newer one is reported and removed.
+            var latest = TrainingCheckpoint.Latest(output, session.Log)
+                ?? throw new InputException($"--resume: no checkpoint-* folder in {output}");
+            var state = latest.State;
             if (state.Method != method || state.Seed != o.Seed)
                 throw new InputException($"--resume: {latest.Path} was made by --method {state.Method} --seed {state.Seed}; expected the same settings");
+            if (session.Fingerprint is not null) RunFingerprint.Check(state, session.Fingerprint, latest.Path);
             checkpoint.Load(latest.Path);
             optimizer.load_state_dict(Path.Combine(latest.Path, TrainingCheckpoint.OptimizerFile));
             AfterWeightsChange(); // state derived from the weights follows the restored ones
             (startStep, epoch, cursor, round) = (state.Step, state.Epoch, state.Cursor, state.Round);
-            if (metricsPath is not null && File.Exists(metricsPath)) // drop steps logged after the checkpoint
-                File.WriteAllLines(metricsPath, File.ReadAllLines(metricsPath).Where(l => JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() <= startStep));
+            if (metricsPath is not null) TruncateMetrics(metricsPath, startStep);
         }
         else if (metricsPath is not null && File.Exists(metricsPath)) File.Delete(metricsPath); // a new run starts a new log
 
@@ -94,7 +95,8 @@ public static class Trainer
 
         var history = new List<StepMetrics>();
         int step = startStep;
-        void Save() => TrainingCheckpoint.Write(output!, new TrainerState(step, epoch, cursor, method, o.Seed) { Round = round }, checkpoint!, optimizer, o.SaveTotalLimit);
+        TrainerState State() => new(step, epoch, cursor, method, o.Seed) { Round = round, Fingerprint = session.Fingerprint };
+        void Save() => TrainingCheckpoint.Write(output!, State(), checkpoint!, optimizer, o.SaveTotalLimit);
 
         for (; step < o.MaxSteps;)
         {
@@ -123,9 +125,7 @@ public static class Trainer
                 using var scope = NewDisposeScope();
                 var (result, microTokens) = objective.Loss(examples);
                 double microLoss = Value(result.Loss);
-                if (!double.IsFinite(microLoss))
-                    throw new InputException($"the loss became {microLoss} at step {step + 1}; stopping (lower --learning-rate or check the data)"
-                        + (output is not null && TrainingCheckpoint.List(output).Count > 0 ? $"; the last good checkpoint is {TrainingCheckpoint.List(output)[^1].Path}" : ""));
+                if (!double.IsFinite(microLoss)) throw Diverged("loss", microLoss, step + 1, output);
                 result.Loss.DividedBy(o.GradientAccumulationSteps).backward();
                 loss += microLoss / o.GradientAccumulationSteps;
                 tokens += microTokens;
@@ -136,6 +136,8 @@ public static class Trainer
             using (var scope = NewDisposeScope())
             {
                 gradNorm = o.MaxGradNorm > 0 ? nn.utils.clip_grad_norm_(parameters, o.MaxGradNorm) : GradientNorm(parameters);
+                // A finite loss can still overflow its gradient; stepping with it would make every weight NaN.
+                if (!double.IsFinite(gradNorm)) throw Diverged("gradient norm", gradNorm, step + 1, output);
                 optimizer.step();
                 AfterWeightsChange();
             }
@@ -154,6 +156,37 @@ public static class Trainer
         bool stopped = step < o.MaxSteps;
         if (output is not null && checkpoint is not null && step > startStep && (stopped || o.SaveSteps > 0)) Save();
         return history;
+    }
+
+    /// <summary>The stop of a run whose loss or gradient is no longer a number, naming the checkpoint to go back to.</summary>
+    private static InputException Diverged(string what, double value, int step, string? output)
+    {
+        var last = output is null ? default : TrainingCheckpoint.List(output).LastOrDefault();
+        return new InputException($"the {what} became {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} at step {step}; "
+            + "stopping (lower --learning-rate or check the data)"
+            + (last.Path is null ? "" : $"; the last good checkpoint is {last.Path}"));
+    }
+
+    /// <summary>
+    /// <c>metrics.jsonl</c> back to the resumed step: the steps logged after the checkpoint go, and so does a line a
+    /// crash cut short (it does not parse).
+    /// </summary>
+    private static void TruncateMetrics(string path, int step)
+    {
+        if (!File.Exists(path)) return;
+        var kept = File.ReadLines(path).Where(line => StepOf(line) is int s && s <= step).ToList();
+        AtomicFile.WriteAllText(path, string.Concat(kept.Select(l => l + "\n")));
+    }
+
+    private static int? StepOf(string line)
+    {
+        try
+        {
+            using var row = JsonDocument.Parse(line);
+            var r = row.RootElement;
+            return r.ValueKind == JsonValueKind.Object && r.TryGetProperty("step", out var s) && s.TryGetInt32(out var v) ? v : null;
+        }
+        catch (JsonException) { return null; }
     }
 
     /// <summary>The first step of round <paramref name="r"/> when <paramref name="total"/> steps are split into <paramref name="rounds"/>.</summary>
@@ -224,6 +257,10 @@ public static class Trainer
         return grouped;
     }
 
+    // A metric that is not a finite number (an objective's log-ratio overflowing) is written as "NaN" or "Infinity".
+    private static readonly JsonSerializerOptions MetricsJson =
+        new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     public static string ToJsonLine(StepMetrics m)
     {
         var row = new Dictionary<string, object>
@@ -232,6 +269,6 @@ public static class Trainer
             ["grad_norm"] = m.GradNorm, ["tokens_per_second"] = Math.Round(m.TokensPerSecond, 1),
         };
         foreach (var (k, v) in m.Objective) if (k != "loss") row[k] = v;
-        return JsonSerializer.Serialize(row);
+        return JsonSerializer.Serialize(row, MetricsJson);
     }
 }

@@ -16,6 +16,8 @@ public sealed record TrainingRunOptions
     public string? Dataset { get; init; }
     [Setting("output", "Folder for the trained model, metrics.jsonl and checkpoints")]
     public string? Output { get; init; }
+    [Setting("overwrite", "Replace the training run already in --output (checkpoints, metrics, model, SPIN rounds) instead of refusing")]
+    public bool Overwrite { get; init; }
     [Setting("eval-dataset", "Held-out data in the same shape; its mean loss is logged as eval_loss every --eval-steps")]
     public string? EvalDataset { get; init; }
     [Setting("max-length", "Tokens per sequence; longer sequences are cut on the right", Min = 1)]
@@ -46,12 +48,21 @@ public sealed record TrainingRunCallbacks
 
 /// <summary>How a run ended.</summary>
 public sealed record TrainingRunResult(ITrainingMethod Method, IReadOnlyList<StepMetrics> History, string Output, bool Interrupted,
-    string? LastCheckpoint);
+    string? LastCheckpoint)
+{
+    /// <summary>
+    /// Set when <c>--resume</c> found the newest checkpoint at <c>--max-steps</c> already: nothing was trained and the
+    /// final model was written from this checkpoint (a crash during the final save).
+    /// </summary>
+    public string? FinishedFrom { get; init; }
+}
 
 /// <summary>
-/// One training run, the way the CLI, <c>compare</c> and <c>demo</c> train: reads the data through the method, loads
-/// the policy (and the frozen reference only when the method needs one), makes the bf16 compute copy, runs the
-/// <see cref="Trainer"/> loop with checkpoints and <c>metrics.jsonl</c>, and saves the model with its tokenizer files.
+/// One training run, the way the CLI, <c>compare</c> and <c>demo</c> train: claims the output folder (one run per
+/// folder, <see cref="OutputFolder"/>), reads the data through the method, loads the policy (and the frozen reference
+/// only when the method needs one), makes the bf16 compute copy, runs the <see cref="Trainer"/> loop with checkpoints
+/// and <c>metrics.jsonl</c>, and saves the model with its tokenizer files. Every input is read before anything in the
+/// folder changes.
 /// </summary>
 public static class TrainingRun
 {
@@ -72,7 +83,11 @@ public static class TrainingRun
                 : $"--precompute-ref-logps: --method {method.Name} has no reference model");
         if (o.EvalDataset is not null && !method.SupportsEvaluation)
             throw new InputException($"--eval-dataset: --method {method.Name} does not support an evaluation loss");
+        if (Path.GetFullPath(output).TrimEnd('/') == Path.GetFullPath(modelDir).TrimEnd('/'))
+            throw new InputException($"--output: {output} is the --model folder; the trained model would replace the one it starts from "
+                + "(choose another --output)");
 
+        using var folder = OutputFolder.Claim(output, o.Trainer.Resume, o.Overwrite);
         var (tokenizer, template) = TokenizerLoader.Load(modelDir);
         var configPath = Path.Combine(modelDir, "config.json");
         ModelChecks.VocabularyCovers(DecoderConfig.Load(configPath), tokenizer, configPath);
@@ -83,6 +98,26 @@ public static class TrainingRun
         var train = method.Read(dataset, request);
         var eval = o.EvalDataset is null ? null : method.Read(o.EvalDataset, request);
         callbacks.OnStart?.Invoke(method, train);
+
+        var fingerprint = RunFingerprint.Of(o, method, methodOptions);
+        CheckpointInfo? resumed = null;
+        if (o.Trainer.Resume)
+        {
+            var found = TrainingCheckpoint.Latest(output, removeUnreadable: false)
+                ?? throw new InputException($"--resume: no checkpoint-* folder in {output}");
+            RunFingerprint.Check(found.State, fingerprint, found.Path, callbacks.Log);
+            resumed = TrainingCheckpoint.Latest(output, callbacks.Log)!; // the same one; now the unreadable newer ones go, with a word
+            folder.DropRoundsAfter(resumed.State.Round);
+            if (resumed.Step >= o.Trainer.MaxSteps) // it finished training; the final save is what may be missing
+            {
+                folder.WriteFinalModel(resumed.Path);
+                callbacks.Log?.Invoke($"{resumed.Path} is at --max-steps {o.Trainer.MaxSteps}: training had finished; "
+                    + $"wrote the final model to {output} from it");
+                return new TrainingRunResult(method, [], output, Interrupted: false, resumed.Path) { FinishedFrom = resumed.Path };
+            }
+        }
+        TrainingRunResult Stopped() => new(method, [], output, Interrupted: true, resumed?.Path);
+        if (callbacks.Cancel.IsCancellationRequested) return Stopped();
 
         using var policy = LlamaForCausalLM.FromPretrained(modelDir);
         // The compute copy is overwritten from the masters before every step: allocated, never initialised.
@@ -97,10 +132,12 @@ public static class TrainingRun
         {
             Model = policy, ComputeCopy = compute, InitialReference = reference, OwnsReference = true,
             PrecomputeReference = o.PrecomputeReferenceLogps, PadId = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0,
-            Tokenizer = tokenizer, Template = template, MaxLength = o.MaxLength,
+            Tokenizer = tokenizer, Template = template, MaxLength = o.MaxLength, Fingerprint = fingerprint,
             Options = o.Trainer with { OutputDirectory = output }, Checkpoint = new PretrainedModelCheckpoint(policy, modelDir),
             OnStep = callbacks.OnStep, Log = callbacks.Log, Cancel = callbacks.Cancel,
         };
+        if (callbacks.Cancel.IsCancellationRequested) { session.ReleaseReference(); return Stopped(); }
+        if (o.Overwrite) folder.Clear(); // only now: every input has been read and the model loads
         IReadOnlyList<StepMetrics> history;
         try { history = method.Train(session, train, eval, methodOptions); }
         finally { session.ReleaseReference(); }
@@ -109,10 +146,17 @@ public static class TrainingRun
         string? last = checkpoints.Count > 0 ? checkpoints[^1].Path : null;
         if (callbacks.Cancel.IsCancellationRequested && (history.Count == 0 || history[^1].Step < o.Trainer.MaxSteps))
             return new TrainingRunResult(method, history, output, Interrupted: true, last);
-        if (history.Count == 0)
-            throw new InputException($"--resume: the newest checkpoint in {output} is already at --max-steps {o.Trainer.MaxSteps}");
-        policy.SavePretrained(output);
-        PretrainedModelCheckpoint.CopyTokenizerFiles(modelDir, output);
+        try
+        {
+            policy.SavePretrained(output);
+            PretrainedModelCheckpoint.CopyTokenizerFiles(modelDir, output);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            var fallback = last is null ? "no checkpoint was kept (--save-steps 0)"
+                : $"{last} holds it: free some space and run again with --resume to write it";
+            throw new EnvironmentException($"{output}: the final model could not be written ({e.Message}); {fallback}", e);
+        }
         return new TrainingRunResult(method, history, output, Interrupted: false, last);
     }
 }

@@ -34,6 +34,11 @@ public sealed class TrainingSession
     /// <summary>One-line notes for the user (what is being computed, warnings).</summary>
     public Action<string>? Log { get; init; }
     public CancellationToken Cancel { get; init; }
+    /// <summary>
+    /// What decides the run's trajectory (<see cref="RunFingerprint"/>), recorded in its checkpoints; <c>--resume</c>
+    /// refuses a checkpoint whose fingerprint differs. Null: not recorded, not checked.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Fingerprint { get; init; }
 
     /// <summary>Sets the reference model (frozen by the caller).</summary>
     public ICausalLM? InitialReference { init => Reference = value; }

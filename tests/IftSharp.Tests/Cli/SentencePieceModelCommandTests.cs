@@ -22,12 +22,7 @@ public class SentencePieceModelCommandTests
          "num_attention_heads": 2, "num_key_value_heads": 1, "tie_word_embeddings": true, "max_position_embeddings": 256}
         """;
 
-    private static int Run(params string[] args)
-    {
-        var root = new RootCommand();
-        foreach (var c in CommandCatalog.All()) root.Subcommands.Add(c);
-        return root.Parse(args).Invoke();
-    }
+    private static int Run(params string[] args) => CliRun.Run(args).Code; // through the program's error boundary
 
     private static string TokenizerFolder(string work, string name, string? chatTemplate)
     {
@@ -87,12 +82,8 @@ public class SentencePieceModelCommandTests
             var config = Path.Combine(work, "tiny.json");
             File.WriteAllText(config, TinyArchitecture);
             var output = Path.Combine(work, "model");
-            var error = new StringWriter();
-            var previous = Console.Error;
-            Console.SetError(error);
-            try { Assert.Equal(2, Run("init-model", "--config", config, "--tokenizer", tokenizer, "--output", output)); }
-            finally { Console.SetError(previous); }
-            Assert.Contains("tokenizer.json: field 'model.type': 'Unigram' is not supported; expected 'BPE'", error.ToString());
+            CliRun.Run("init-model", "--config", config, "--tokenizer", tokenizer, "--output", output)
+                .AssertError(2, "tokenizer.json: field 'model.type': 'Unigram' is not supported; expected 'BPE'");
             Assert.False(Directory.Exists(output));
         }
         finally { Directory.Delete(work, true); }

@@ -10,12 +10,7 @@ namespace IftSharp.Tests.Cli;
 /// <summary>The train → generate → plot path through the real command line, on a tiny model made for the test.</summary>
 public class TrainGeneratePlotCommandTests
 {
-    private static int Run(params string[] args)
-    {
-        var root = new RootCommand();
-        foreach (var c in CommandCatalog.All()) root.Subcommands.Add(c);
-        return root.Parse(args).Invoke();
-    }
+    private static int Run(params string[] args) => CliRun.Run(args).Code; // through the program's error boundary
 
     private static string TinyModel()
     {

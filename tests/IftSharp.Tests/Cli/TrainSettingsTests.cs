@@ -12,12 +12,7 @@ namespace IftSharp.Tests.Cli;
 /// <summary>train's generated flags: a setting the method lacks, a value out of range or a flag that does nothing is an error.</summary>
 public class TrainSettingsTests
 {
-    private static int Run(params string[] args)
-    {
-        var root = new RootCommand();
-        foreach (var c in CommandCatalog.All()) root.Subcommands.Add(c);
-        return root.Parse(args).Invoke();
-    }
+    private static int Run(params string[] args) => CliRun.Run(args).Code; // through the program's error boundary
 
     [Theory]
     [InlineData("dpo", new[] { "--lambda", "0.5" }, "--lambda: not a setting of --method dpo")]
