@@ -120,7 +120,9 @@ public sealed class ByteLevelTokenizer : ITokenizer
         // Ours holds 256 byte tokens and no merges (a few kB); a trained vocabulary runs to megabytes and is not worth
         // parsing twice just to say no.
         if (!File.Exists(path) || new FileInfo(path).Length > 256 * 1024) return false;
-        var root = JsonNode.Parse(File.ReadAllText(path));
+        JsonNode? root;
+        try { root = JsonNode.Parse(File.ReadAllText(path)); }
+        catch (System.Text.Json.JsonException) { return false; } // not ours; the BPE loader reports what is wrong with it
         var model = root?["model"];
         return model?["merges"] is JsonArray { Count: 0 } && model["vocab"] is JsonObject { Count: 256 }
                && root!["added_tokens"] is JsonArray added && added.Select(a => a?["content"]?.GetValue<string>()).SequenceEqual(SpecialTokens);

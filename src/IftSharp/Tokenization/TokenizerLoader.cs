@@ -19,7 +19,9 @@ public static class TokenizerLoader
         IChatTemplate? template = null;
         if (File.Exists(configPath))
         {
-            var source = JsonNode.Parse(File.ReadAllText(configPath))?["chat_template"];
+            JsonNode? source;
+            try { source = JsonNode.Parse(File.ReadAllText(configPath))?["chat_template"]; }
+            catch (System.Text.Json.JsonException e) { throw new InputException($"{configPath}: not valid JSON ({e.Message})", e); }
             // IftSharp's own template renders through its C# twin; any other goes through the Jinja interpreter,
             // which rejects constructs outside its subset here, at load, naming the template line.
             if (source is not null)
