@@ -146,7 +146,8 @@ public static class ConversationDataset
     /// <paramref name="maxPromptLength"/> tokens, then the whole sequence keeps its first <paramref name="maxLength"/>.
     /// An example left with no labelled token to predict is an error.
     /// </summary>
-    public static TrainingExample Truncate(TrainingExample example, int maxLength, int? maxPromptLength, string source, int line, string field)
+    public static TrainingExample Truncate(TrainingExample example, int maxLength, int? maxPromptLength, string source, int line,
+        string field)
     {
         int firstLabel = Array.FindIndex(example.Labels, l => l != TokenLogProbs.IgnoreIndex);
         if (firstLabel < 0) throw InputException.At(source, line, field, "nothing to train on: no completion token");
@@ -155,7 +156,8 @@ public static class ConversationDataset
         var ids = example.InputIds.Skip(drop).Take(keep).ToArray();
         var labels = example.Labels.Skip(drop).Take(keep).ToArray();
         if (labels.Skip(1).All(l => l == TokenLogProbs.IgnoreIndex))
-            throw InputException.At(source, line, field, $"the prompt fills max_length ({maxLength} tokens): no completion token left to train on");
+            throw InputException.At(source, line, field,
+                $"the prompt fills max_length ({maxLength} tokens): no completion token left to train on");
         return new TrainingExample(ids, labels);
     }
 
@@ -173,7 +175,8 @@ public static class ConversationDataset
     private static List<ChatMessage> Conversation(JsonElement root, string path, int lineNumber)
     {
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var messages))
-            throw InputException.At(path, lineNumber, "messages", "missing; expected a list of {\"role\", \"content\"} objects (or prompt/completion, or text)");
+            throw InputException.At(path, lineNumber, "messages",
+                "missing; expected a list of {\"role\", \"content\"} objects (or prompt/completion, or text)");
         if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
             throw InputException.At(path, lineNumber, "messages",
                 $"expected a non-empty list of {{\"role\", \"content\"}} objects; got {DatasetMessages.Kind(messages)}" +

@@ -4,7 +4,9 @@ using IftSharp.Tokenization;
 
 namespace IftSharp.Data;
 
-/// <summary>A preference pair, tokenised: the prompt followed by the chosen, and by the rejected, completion; labels on the completions only.</summary>
+/// <summary>
+/// A preference pair, tokenised: the prompt followed by the chosen, and by the rejected, completion; labels on the completions only.
+/// </summary>
 public sealed record PreferenceExample(TrainingExample Chosen, TrainingExample Rejected);
 
 /// <summary>

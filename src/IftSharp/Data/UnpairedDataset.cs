@@ -23,7 +23,8 @@ public static class UnpairedDataset
         int? maxPromptLength = null) =>
         Read(path, tokenizer, template, new DatasetReadOptions(maxLength) { MaxPromptLength = maxPromptLength });
 
-    public static IReadOnlyList<UnpairedExample> Read(string path, ITokenizer tokenizer, IChatTemplate? template, DatasetReadOptions options)
+    public static IReadOnlyList<UnpairedExample> Read(string path, ITokenizer tokenizer, IChatTemplate? template,
+        DatasetReadOptions options)
     {
         var examples = new List<UnpairedExample>();
         var warnings = new DatasetWarnings(path, options.Warn);
