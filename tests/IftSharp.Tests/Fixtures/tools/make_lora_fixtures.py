@@ -24,7 +24,8 @@ body = src[src.index("def reference_logits"): src.index("def make(")]
 patched = body.replace("torch.nn.functional.linear(", "lora_linear(")
 assert patched.count("lora_linear(") == 5, "every projection of the reference forward goes through lora_linear"
 patched = patched.replace('    w = {k: t.double() for k, t in w.items()}\n',
-                          '    w = {k: t.double() for k, t in w.items()}\n    NAMES.clear(); NAMES.update({id(t): k for k, t in w.items()})\n')
+                          '    w = {k: t.double() for k, t in w.items()}\n'
+                          '    NAMES.clear(); NAMES.update({id(t): k for k, t in w.items()})\n')
 assert "NAMES.update" in patched
 src = src.replace(body, patched)
 NAMES, LORA = {}, {}

@@ -11,7 +11,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 src = open(os.path.join(HERE, "make_model_fixtures.py")).read()
 src = src[: src.index("\nmake(\"tiny-llama3\"")]  # definitions only: do not rewrite the model fixtures
 src = src.replace("def reference_logits(cfg, w, ids, mask):", "def reference_logits(cfg, w, ids, mask, embeds=None):")
-src = src.replace('    x = w["model.embed_tokens.weight"][ids]\n', '    x = w["model.embed_tokens.weight"][ids] if embeds is None else embeds.double()\n')
+src = src.replace('    x = w["model.embed_tokens.weight"][ids]\n',
+                  '    x = w["model.embed_tokens.weight"][ids] if embeds is None else embeds.double()\n')
 ns = {"__file__": os.path.join(HERE, "make_model_fixtures.py")}
 exec(compile(src, "make_model_fixtures.py", "exec"), ns)
 
