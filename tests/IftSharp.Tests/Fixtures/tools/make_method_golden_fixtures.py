@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """One step of the methods whose batches are more than their objective (KTO, SPIN) on the tiny Llama-3-style checkpoint
-(models/tiny-llama3), with the independent float64 PyTorch forward of make_model_fixtures.py and KTO and SPIN written out here from TRL's KTOTrainer and
-uclaml/SPIN. Inputs are the token rows of methods/first_step.json (prompt = the first 4 tokens of each row).
+(models/tiny-llama3), with the independent float64 PyTorch forward of make_model_fixtures.py and KTO and SPIN written out
+here from TRL's KTOTrainer and uclaml/SPIN. Inputs are the token rows of methods/first_step.json (prompt = the first 4 tokens of each row).
 Run: /usr/bin/python3 tests/IftSharp.Tests/Fixtures/tools/make_method_golden_fixtures.py  -> ../methods/method_golden.json"""
 import json, os, struct
 import torch
