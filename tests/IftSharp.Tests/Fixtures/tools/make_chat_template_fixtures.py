@@ -8,49 +8,13 @@ public templates of those models; chatml is ChatMlTemplate.JinjaSource; chatml_g
 {% generation %}; features exercises the supported subset.
 Run: /usr/bin/python3 make_chat_template_fixtures.py  -> ../tokenization/chat_template_reference.json"""
 import json, os
-from datetime import datetime
-from jinja2 import nodes
 from jinja2.exceptions import TemplateError
-from jinja2.ext import Extension, loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+# transformers' environment and its {% generation %} tracker; offsets are of everything yielded before the block, in
+# code points. Its raise_exception raises a TemplateError subclass and its strftime_now reads a fixed clock.
+from transformers_jinja import GenerationSpans, make_env
 
 here = os.path.dirname(os.path.abspath(__file__))
 tdir = os.path.join(here, "..", "tokenization", "templates")
-
-
-class GenerationSpans(Extension):
-    """{% generation %}...{% endgeneration %}: records where the block's output lands in the streamed render, which is
-    how transformers builds the assistant mask (offsets are of everything yielded before the block, in code points)."""
-    tags = {"generation"}
-
-    def __init__(self, environment):
-        super().__init__(environment)
-        self.chunks, self.spans = None, None
-
-    def parse(self, parser):
-        lineno = next(parser.stream).lineno
-        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-        return nodes.CallBlock(self.call_method("_record"), [], [], body).set_lineno(lineno)
-
-    def _record(self, caller):
-        out = caller()
-        if self.chunks is not None:
-            start = len("".join(self.chunks))
-            self.spans.append((start, start + len(out)))
-        return out
-
-
-def make_env():
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[GenerationSpans, loopcontrols])
-    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-    def raise_exception(message):
-        raise TemplateError(message)
-    env.filters["tojson"] = tojson
-    env.globals["raise_exception"] = raise_exception
-    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-    return env
-
 
 u16 = lambda s: len(s.encode("utf-16-le")) // 2  # .NET strings index UTF-16 code units
 
