@@ -28,8 +28,6 @@ public static class ConversationDataset
         var warnings = new DatasetWarnings(path, options.Warn);
         foreach (var (line, root) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (root.ValueKind != JsonValueKind.Object)
-                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(root)}");
             var row = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(root, path, line), Warnings = warnings };
             bool hasMessages = root.TryGetProperty("messages", out _);
             bool hasPrompt = root.TryGetProperty("prompt", out var prompt);
@@ -174,7 +172,7 @@ public static class ConversationDataset
 
     private static List<ChatMessage> Conversation(JsonElement root, string path, int lineNumber)
     {
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var messages))
+        if (!root.TryGetProperty("messages", out var messages))
             throw InputException.At(path, lineNumber, "messages",
                 "missing; expected a list of {\"role\", \"content\"} objects (or prompt/completion, or text)");
         if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)

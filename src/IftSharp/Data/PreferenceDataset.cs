@@ -32,8 +32,6 @@ public static class PreferenceDataset
         var warnings = new DatasetWarnings(path, options.Warn);
         foreach (var (line, row) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (row.ValueKind != JsonValueKind.Object)
-                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(row)}");
             var context = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(row, path, line), Warnings = warnings };
             var chosen = Field(row, "chosen", path, line);
             var rejected = Field(row, "rejected", path, line);

@@ -26,8 +26,6 @@ public static class RewardDataset
         int? k = null;
         foreach (var (line, row) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (row.ValueKind != JsonValueKind.Object)
-                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(row)}");
             if (!row.TryGetProperty("prompt", out var promptField)) throw InputException.At(path, line, "prompt", "missing");
             var prompt = DatasetMessages.Field(promptField, path, line, "prompt");
             if (!row.TryGetProperty("completions", out var completions) || completions.ValueKind != JsonValueKind.Array)

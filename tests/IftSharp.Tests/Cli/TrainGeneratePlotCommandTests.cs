@@ -85,6 +85,23 @@ public class TrainGeneratePlotCommandTests
     }
 
     [Fact]
+    public void PlotNamesAMetricsLineThatIsNotAnObject()
+    {
+        // Every dataset-shaped file is read by DatasetRows, which names a line that is not a JSON object.
+        var dir = Path.Combine(Path.GetTempPath(), "iftsharp-plot-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "metrics.jsonl"), "{\"step\": 1, \"loss\": 2.5}\n[1, 2]\n");
+        try
+        {
+            var outcome = CliRun.Run("plot", dir);
+            Assert.Equal(2, outcome.Code);
+            Assert.Contains("metrics.jsonl:2: expected a JSON object; got a list", outcome.Stderr);
+            Assert.False(File.Exists(Path.Combine(dir, "metrics.png")));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void TrainAndGenerateWorkWithARealBpeTokenizer()
     {
         // Qwen3's real tokenizer files, a tiny model over its 151k vocabulary, plain-text training data.
