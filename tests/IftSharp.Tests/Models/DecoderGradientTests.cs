@@ -14,8 +14,7 @@ public class DecoderGradientTests
     public void EmbeddingAndWeightGradientsMatchFiniteDifferences(bool leftPadded)
     {
         using var scope = NewDisposeScope();
-        using var model = ModelFactory.CreateFromConfig(TinyModels.Llama(tied: true) with { InitializerRange = 0.3 }, seed: 2,
-            ScalarType.Float64);
+        using var model = TinyModels.GradientLlama(tied: true, seed: 2);
         var embeds = randn(new long[] { 2, 5, 32 }, dtype: ScalarType.Float64, generator: new torch.Generator(3)).requires_grad_(true);
         var mask = tensor(new long[] { 0, 0, 1, 1, 1, 1, 1, 1, 1, 1 }, [2, 5]);
         var weights = randn(new long[] { 2, 5, 97 }, dtype: ScalarType.Float64, generator: new torch.Generator(4)) * mask.unsqueeze(-1);

@@ -17,7 +17,7 @@ namespace IftSharp.Tests.Models;
 public class GradientCheckpointingTests
 {
     private static LlamaForCausalLM Model(bool tied, ScalarType dtype = ScalarType.Float64) =>
-        ModelFactory.CreateFromConfig(TinyModels.Llama(tied) with { InitializerRange = 0.3 }, seed: 3, dtype);
+        TinyModels.GradientLlama(tied, seed: 3, dtype);
 
     private static Tensor LeftPaddedMask() => tensor(new long[] { 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 }, [2, 6]);
 

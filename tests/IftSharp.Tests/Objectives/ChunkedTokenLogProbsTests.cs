@@ -17,7 +17,7 @@ namespace IftSharp.Tests.Objectives;
 public class ChunkedTokenLogProbsTests
 {
     private static LlamaForCausalLM Model(bool tied, ScalarType dtype = ScalarType.Float64) =>
-        ModelFactory.CreateFromConfig(TinyModels.Llama(tied) with { InitializerRange = 0.3 }, seed: 5, dtype);
+        TinyModels.GradientLlama(tied, seed: 5, dtype);
 
     // Three rows of 7 tokens: row 1 is left-padded by 2; the first 3 real tokens of each row are prompt (label -100).
     private static (Tensor Ids, Tensor Mask, Tensor Labels) Batch()
