@@ -54,7 +54,8 @@ def load_reference(inputs_embeds=False, patch_forward=None, **names):
         src = replace_once(src, '    x = w["model.embed_tokens.weight"][ids]\n',
                            '    x = w["model.embed_tokens.weight"][ids] if embeds is None else embeds.double()\n')
     if patch_forward is not None:
-        body = src[src.index("def reference_logits"): src.index("def make(")]
+        start = src.index("def reference_logits")
+        body = src[start: src.index("\ndef ", start) + 1]  # up to the next top-level definition
         src = src.replace(body, patch_forward(body))
     ns = {"__file__": os.path.join(HERE, "make_model_fixtures.py"), **names}
     exec(compile(src, "make_model_fixtures.py", "exec"), ns)
