@@ -16,9 +16,16 @@ public static class DemoCommand
 {
     public static Command Create()
     {
-        var output = new Option<string>("--output") { Description = "Folder for the demo's files.", DefaultValueFactory = _ => "runs/demo" };
-        var steps = new Option<int>("--steps") { Description = "Training steps of the tiny language model.", DefaultValueFactory = _ => 500 };
-        var command = new Command("demo", "A short end-to-end demonstration (under 3 minutes on 2 cores): Frozen Lake, then a tiny language model trained with "
+        var output = new Option<string>("--output")
+        {
+            Description = "Folder for the demo's files.", DefaultValueFactory = _ => "runs/demo",
+        };
+        var steps = new Option<int>("--steps")
+        {
+            Description = "Training steps of the tiny language model.", DefaultValueFactory = _ => 500,
+        };
+        var command = new Command("demo", "A short end-to-end demonstration (under 3 minutes on 2 cores): Frozen Lake, "
+            + "then a tiny language model trained with "
             + TinyModelDemo.Method.DisplayName + ".");
         command.Options.Add(output); command.Options.Add(steps);
         command.SetAction(parse => CliErrors.Run(() => Run(parse.GetValue(output)!, parse.GetValue(steps))));
@@ -32,7 +39,9 @@ public static class DemoCommand
         {
             var x = randn(4, 4, requires_grad: true);
             (x * x).sum().backward();
-            AnsiConsole.MarkupLine($"TorchSharp {Markup.Escape(torch.__version__)} loaded; autograd check: {(x.grad!.allclose(x.Times(2)) ? "[green]ok[/]" : "[red]failed[/]")}; {get_num_threads()} threads.");
+            var autograd = x.grad!.allclose(x.Times(2)) ? "[green]ok[/]" : "[red]failed[/]";
+            AnsiConsole.MarkupLine($"TorchSharp {Markup.Escape(torch.__version__)} loaded; autograd check: {autograd}; "
+                + $"{get_num_threads()} threads.");
         }
 
         AnsiConsole.Write(new Rule("1. Frozen Lake (IFT paper §5.3), 3 seeds"));
@@ -56,19 +65,23 @@ public static class DemoCommand
         DemoResult? result = null;
         void OnModel(DecoderConfig c, long parameters)
         {
-            AnsiConsole.MarkupLine($"Model: Llama-style, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, GQA {c.NumAttentionHeads}/{c.NumKeyValueHeads} heads, "
+            AnsiConsole.MarkupLine($"Model: Llama-style, {c.NumHiddenLayers} layers, hidden {c.HiddenSize}, "
+                + $"GQA {c.NumAttentionHeads}/{c.NumKeyValueHeads} heads, "
                 + $"byte-level vocabulary of {c.VocabSize}; {parameters:N0} parameters.");
             var t = TinyModelDemo.Trainer(steps);
             AnsiConsole.MarkupLine($"Data: data/demo/train.jsonl, loss on assistant tokens only; {Markup.Escape(method.DisplayName)} "
-                + $"({Markup.Escape(MethodRegistry.DescribeDefaults(method))}), AdamW lr {t.LearningRate}, cosine, {steps} steps of {t.BatchSize}.");
+                + $"({Markup.Escape(MethodRegistry.DescribeDefaults(method))}), AdamW lr {t.LearningRate}, cosine, "
+                + $"{steps} steps of {t.BatchSize}.");
         }
         if (Console.IsOutputRedirected)
             result = TinyModelDemo.Run(dataDir, output, steps, m =>
             {
-                if (m.Step % 50 == 0 || m.Step == 1) Console.WriteLine($"step {m.Step}/{steps} loss {m.Loss:F4} lr {m.LearningRate:G3} {m.TokensPerSecond:F0} tokens/s");
+                if (m.Step % 50 == 0 || m.Step == 1)
+                    Console.WriteLine($"step {m.Step}/{steps} loss {m.Loss:F4} lr {m.LearningRate:G3} {m.TokensPerSecond:F0} tokens/s");
             }, OnModel);
         else
-            AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask(method.DisplayName, maxValue: steps);
@@ -82,7 +95,8 @@ public static class DemoCommand
         AnsiConsole.MarkupLine($"Trained in {result.Seconds:F0} s: loss {h[0].Loss:F3} → {h[^1].Loss:F3}.");
         var table = new Table().AddColumns("prompt", "set", "reference", "before training", $"after {Markup.Escape(method.DisplayName)}");
         foreach (var a in result.Answers)
-            table.AddRow(Markup.Escape(a.Prompt), a.Set, Markup.Escape(a.Reference), Markup.Escape(Shown(a.Before)), Markup.Escape(Shown(a.After)));
+            table.AddRow(Markup.Escape(a.Prompt), a.Set, Markup.Escape(a.Reference), Markup.Escape(Shown(a.Before)),
+                Markup.Escape(Shown(a.After)));
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"Saved the model in Hugging Face format to [bold]{Markup.Escape(result.ModelDirectory)}[/] "
             + "(config.json, model.safetensors, tokenizer files, metrics.jsonl).");

@@ -20,15 +20,23 @@ public static class FrozenLakeCommand
         }.AtLeast(1);
         var steps = new Option<int>("--steps") { Description = "Fine-tuning steps per method.", DefaultValueFactory = _ => defaults.Steps }
             .AtLeast(1);
-        var map = new Option<string>("--map") { Description = "Map rows in Gymnasium's form, e.g. SFFF/FHFH/FFFH/HFFG (needs a shortest and a longer hole-free route).", DefaultValueFactory = _ => defaults.Map };
-        var output = new Option<string>("--output") { Description = "Folder for results.json, results.csv and frozenlake.png.", DefaultValueFactory = _ => "runs/frozenlake" };
+        var map = new Option<string>("--map")
+        {
+            Description = "Map rows in Gymnasium's form, e.g. SFFF/FHFH/FFFH/HFFG (needs a shortest and a longer hole-free route).",
+            DefaultValueFactory = _ => defaults.Map,
+        };
+        var output = new Option<string>("--output")
+        {
+            Description = "Folder for results.json, results.csv and frozenlake.png.", DefaultValueFactory = _ => "runs/frozenlake",
+        };
         var lr = new Option<double>("--learning-rate")
         {
             Description = "Adam learning rate, the same for every method.", DefaultValueFactory = _ => defaults.LearningRate,
         }.Positive();
         var set = new Option<string[]>("--set")
         {
-            Description = "A method's setting other than its default, as METHOD.SETTING=VALUE (repeatable), e.g. --set ift.lambda=0.5 --set dpo.beta=0.2; "
+            Description = "A method's setting other than its default, as METHOD.SETTING=VALUE (repeatable), "
+                + "e.g. --set ift.lambda=0.5 --set dpo.beta=0.2; "
                 + "the settings are train's (see train --help).",
         };
         var hidden = new Option<int>("--hidden")
@@ -64,7 +72,8 @@ public static class FrozenLakeCommand
                 });
             FrozenLakeReport.Write(result!, dir);
             Render(result!);
-            AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(Path.Combine(dir, "results.json"))}[/], results.csv and frozenlake.png in {clock.Elapsed.TotalSeconds:F0} s.");
+            AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(Path.Combine(dir, "results.json"))}[/], results.csv and frozenlake.png "
+                + $"in {clock.Elapsed.TotalSeconds:F0} s.");
             return 0;
         }));
         return command;
@@ -93,8 +102,10 @@ public static class FrozenLakeCommand
     {
         var s = result.Settings;
         var changed = s.MethodSettings is { Count: > 0 } m
-            ? "; changed settings: " + string.Join(", ", m.SelectMany(x => x.Value.Select(v => $"{x.Key}.{v.Key} {v.Value}"))) : "; every method at its defaults";
-        AnsiConsole.MarkupLine($"Map [bold]{result.Map.Layout}[/]: optimal route {result.Optimal.Length} steps, sub-optimal {result.SubOptimal.Length}; "
+            ? "; changed settings: " + string.Join(", ", m.SelectMany(x => x.Value.Select(v => $"{x.Key}.{v.Key} {v.Value}")))
+            : "; every method at its defaults";
+        AnsiConsole.MarkupLine($"Map [bold]{result.Map.Layout}[/]: optimal route {result.Optimal.Length} steps, "
+            + $"sub-optimal {result.SubOptimal.Length}; "
             + $"{s.Seeds} seeds × {s.Steps} steps, lr {s.LearningRate}{Markup.Escape(changed)}.");
         var table = new Table().AddColumns("method", "policy MSE", "parameter MSE", "greedy success", "explored cells");
         foreach (var r in FrozenLakeReport.Summarise(result))

@@ -12,14 +12,29 @@ public static class GenerateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model folder (config.json, model.safetensors, tokenizer files).", Required = true };
+        var model = new Option<string>("--model")
+        {
+            Description = "Model folder (config.json, model.safetensors, tokenizer files).", Required = true,
+        };
         var prompt = new Option<string>("--prompt") { Description = "The prompt text.", Required = true };
-        var chat = new Option<bool>("--chat") { Description = "Apply the model's chat template: the prompt as one user message, then the generation prompt." };
+        var chat = new Option<bool>("--chat")
+        {
+            Description = "Apply the model's chat template: the prompt as one user message, then the generation prompt.",
+        };
         var maxNew = new Option<int>("--max-new-tokens") { Description = "Most tokens to generate.", DefaultValueFactory = _ => 64 };
-        var temperature = new Option<double>("--temperature") { Description = "Sampling temperature; 0 is greedy.", DefaultValueFactory = _ => 0 };
-        var topK = new Option<int>("--top-k") { Description = "Sample among the K most likely tokens (0: all).", DefaultValueFactory = _ => 0 };
+        var temperature = new Option<double>("--temperature")
+        {
+            Description = "Sampling temperature; 0 is greedy.", DefaultValueFactory = _ => 0,
+        };
+        var topK = new Option<int>("--top-k")
+        {
+            Description = "Sample among the K most likely tokens (0: all).", DefaultValueFactory = _ => 0,
+        };
         var topP = new Option<double>("--top-p") { Description = "Nucleus sampling mass.", DefaultValueFactory = _ => 1.0 };
-        var repetition = new Option<double>("--repetition-penalty") { Description = "Hugging Face's repetition penalty (1: none).", DefaultValueFactory = _ => 1.0 };
+        var repetition = new Option<double>("--repetition-penalty")
+        {
+            Description = "Hugging Face's repetition penalty (1: none).", DefaultValueFactory = _ => 1.0,
+        };
         var seed = new Option<long>("--seed") { Description = "Seed of the sampler.", DefaultValueFactory = _ => 42 };
         var bf16 = new Option<bool>("--bf16")
         {
@@ -38,7 +53,8 @@ public static class GenerateCommand
                 Temperature = parse.GetValue(temperature), TopK = parse.GetValue(topK), TopP = parse.GetValue(topP),
                 RepetitionPenalty = parse.GetValue(repetition),
             }.Check();
-            if (!File.Exists(Path.Combine(dir, "config.json"))) throw new InputException($"{Path.Combine(dir, "config.json")}: file not found; expected a model folder");
+            if (!File.Exists(Path.Combine(dir, "config.json")))
+                throw new InputException($"{Path.Combine(dir, "config.json")}: file not found; expected a model folder");
             var (tokenizer, template) = TokenizerLoader.Load(dir);
             ModelChecks.VocabularyCovers(DecoderConfig.Load(Path.Combine(dir, "config.json")), tokenizer, Path.Combine(dir, "config.json"));
             using var lm = LlamaForCausalLM.FromPretrained(dir, parse.GetValue(bf16) ? ScalarType.BFloat16 : ScalarType.Float32);

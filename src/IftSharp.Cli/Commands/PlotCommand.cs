@@ -11,7 +11,8 @@ public static class PlotCommand
     public static Command Create()
     {
         var output = new Argument<string>("output") { Description = "A training output folder holding metrics.jsonl." };
-        var command = new Command("plot", "Draw the loss, learning rate and gradient norm of a training run (metrics.jsonl) to metrics.png.");
+        var command = new Command("plot",
+            "Draw the loss, learning rate and gradient norm of a training run (metrics.jsonl) to metrics.png.");
         command.Arguments.Add(output);
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -24,7 +25,10 @@ public static class PlotCommand
                 if (!row.TryGetProperty("step", out var step)) throw InputException.At(path, line, "step", "missing");
                 foreach (var p in row.EnumerateObject())
                     if (p.Name != "step" && p.Value.ValueKind == JsonValueKind.Number)
-                        (series.TryGetValue(p.Name, out var list) ? list : series[p.Name] = []).Add((step.GetDouble(), p.Value.GetDouble()));
+                    {
+                        var points = series.TryGetValue(p.Name, out var list) ? list : series[p.Name] = [];
+                        points.Add((step.GetDouble(), p.Value.GetDouble()));
+                    }
             }
             var names = new[] { "loss", "eval_loss", "learning_rate", "grad_norm", "tokens_per_second" }.Where(series.ContainsKey).ToList();
             var multiplot = new Multiplot();

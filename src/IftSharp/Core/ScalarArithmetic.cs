@@ -22,7 +22,9 @@ public static class ScalarArithmetic
 {
     private static readonly Scalar One = 1.ToScalar();
 
-    /// <summary>Runs <paramref name="op"/> and disposes <paramref name="s"/> after it returns, which keeps it reachable during the call.</summary>
+    /// <summary>
+    /// Runs <paramref name="op"/> and disposes <paramref name="s"/> after it returns, which keeps it reachable during the call.
+    /// </summary>
     private static Tensor With(Scalar s, Func<Scalar, Tensor> op)
     {
         using (s) return op(s);
@@ -103,10 +105,12 @@ public static class ScalarArithmetic
     public static Tensor FillInPlace(this Tensor x, long value) => With(value.ToScalar(), s => x.fill_(s));
 
     /// <summary><c>x += value · a · b</c> in place.</summary>
-    public static Tensor AddcmulInPlace(this Tensor x, Tensor a, Tensor b, double value) => With(value.ToScalar(), s => x.addcmul_(a, b, s));
+    public static Tensor AddcmulInPlace(this Tensor x, Tensor a, Tensor b, double value) =>
+        With(value.ToScalar(), s => x.addcmul_(a, b, s));
 
     /// <summary><c>x += value · a / b</c> in place.</summary>
-    public static Tensor AddcdivInPlace(this Tensor x, Tensor a, Tensor b, double value) => With(value.ToScalar(), s => x.addcdiv_(a, b, s));
+    public static Tensor AddcdivInPlace(this Tensor x, Tensor a, Tensor b, double value) =>
+        With(value.ToScalar(), s => x.addcdiv_(a, b, s));
 
     /// <summary><c>x</c> limited to at least <paramref name="min"/>.</summary>
     public static Tensor AtLeast(this Tensor x, double min) => With(min.ToScalar(), s => x.clamp_min(s));

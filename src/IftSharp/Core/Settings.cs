@@ -79,7 +79,9 @@ public sealed class SettingInfo
         throw new InputException($"{source}: '{text}' is not {expected}");
     }
 
-    /// <summary>Checks a value against the declared range (numbers must also be finite); <paramref name="source"/> names it in the error.</summary>
+    /// <summary>
+    /// Checks a value against the declared range (numbers must also be finite); <paramref name="source"/> names it in the error.
+    /// </summary>
     public void Check(object? value, string source)
     {
         if (value is null || !(ValueType == typeof(double) || ValueType == typeof(int) || ValueType == typeof(long))) return;
@@ -108,7 +110,9 @@ public sealed class SettingInfo
         return double.IsNaN(a.Off) ? text : $"{text}, or {N(a.Off)} to turn it off";
     }
 
-    /// <summary>PascalCase to snake_case: <c>ExoPair</c> → <c>exo_pair</c>, <c>L1</c> → <c>l1</c>, <c>AdamW</c> → <c>adamw</c>.</summary>
+    /// <summary>
+    /// PascalCase to snake_case: <c>ExoPair</c> → <c>exo_pair</c>, <c>L1</c> → <c>l1</c>, <c>AdamW</c> → <c>adamw</c>.
+    /// </summary>
     public static string SnakeCase(string name)
     {
         var sb = new StringBuilder();

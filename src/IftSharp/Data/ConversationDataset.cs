@@ -28,8 +28,6 @@ public static class ConversationDataset
         var warnings = new DatasetWarnings(path, options.Warn);
         foreach (var (line, root) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (root.ValueKind != JsonValueKind.Object)
-                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(root)}");
             var row = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(root, path, line), Warnings = warnings };
             bool hasMessages = root.TryGetProperty("messages", out _);
             bool hasPrompt = root.TryGetProperty("prompt", out var prompt);
@@ -146,7 +144,8 @@ public static class ConversationDataset
     /// <paramref name="maxPromptLength"/> tokens, then the whole sequence keeps its first <paramref name="maxLength"/>.
     /// An example left with no labelled token to predict is an error.
     /// </summary>
-    public static TrainingExample Truncate(TrainingExample example, int maxLength, int? maxPromptLength, string source, int line, string field)
+    public static TrainingExample Truncate(TrainingExample example, int maxLength, int? maxPromptLength, string source, int line,
+        string field)
     {
         int firstLabel = Array.FindIndex(example.Labels, l => l != TokenLogProbs.IgnoreIndex);
         if (firstLabel < 0) throw InputException.At(source, line, field, "nothing to train on: no completion token");
@@ -155,7 +154,8 @@ public static class ConversationDataset
         var ids = example.InputIds.Skip(drop).Take(keep).ToArray();
         var labels = example.Labels.Skip(drop).Take(keep).ToArray();
         if (labels.Skip(1).All(l => l == TokenLogProbs.IgnoreIndex))
-            throw InputException.At(source, line, field, $"the prompt fills max_length ({maxLength} tokens): no completion token left to train on");
+            throw InputException.At(source, line, field,
+                $"the prompt fills max_length ({maxLength} tokens): no completion token left to train on");
         return new TrainingExample(ids, labels);
     }
 
@@ -172,8 +172,9 @@ public static class ConversationDataset
 
     private static List<ChatMessage> Conversation(JsonElement root, string path, int lineNumber)
     {
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("messages", out var messages))
-            throw InputException.At(path, lineNumber, "messages", "missing; expected a list of {\"role\", \"content\"} objects (or prompt/completion, or text)");
+        if (!root.TryGetProperty("messages", out var messages))
+            throw InputException.At(path, lineNumber, "messages",
+                "missing; expected a list of {\"role\", \"content\"} objects (or prompt/completion, or text)");
         if (messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
             throw InputException.At(path, lineNumber, "messages",
                 $"expected a non-empty list of {{\"role\", \"content\"}} objects; got {DatasetMessages.Kind(messages)}" +

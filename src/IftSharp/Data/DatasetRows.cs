@@ -9,7 +9,8 @@ namespace IftSharp.Data;
 /// The rows of a dataset file as JSON objects with their 1-based line (JSONL) or row (Parquet) number: JSONL by default,
 /// Parquet when the name ends in <c>.parquet</c> (columns become fields; nested lists of structs, like <c>messages</c>,
 /// become arrays of objects), so every dataset shape is parsed by one code path. A missing file, a directory, a malformed
-/// line, invalid UTF-8 (unless allowed) or an unreadable Parquet file is an <see cref="InputException"/>.
+/// line, a line that is not a JSON object, invalid UTF-8 (unless allowed) or an unreadable Parquet file is an
+/// <see cref="InputException"/>.
 /// </summary>
 public static class DatasetRows
 {
@@ -43,6 +44,8 @@ public static class DatasetRows
             JsonElement row;
             try { row = JsonDocument.Parse(text).RootElement; }
             catch (JsonException e) { throw InputException.At(path, line, null, $"malformed JSON ({e.Message})"); }
+            if (row.ValueKind != JsonValueKind.Object)
+                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(row)}");
             yield return (line, row);
         }
     }

@@ -4,7 +4,9 @@ using IftSharp.Tokenization;
 
 namespace IftSharp.Data;
 
-/// <summary>A preference pair, tokenised: the prompt followed by the chosen, and by the rejected, completion; labels on the completions only.</summary>
+/// <summary>
+/// A preference pair, tokenised: the prompt followed by the chosen, and by the rejected, completion; labels on the completions only.
+/// </summary>
 public sealed record PreferenceExample(TrainingExample Chosen, TrainingExample Rejected);
 
 /// <summary>
@@ -30,8 +32,6 @@ public static class PreferenceDataset
         var warnings = new DatasetWarnings(path, options.Warn);
         foreach (var (line, row) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (row.ValueKind != JsonValueKind.Object)
-                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(row)}");
             var context = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(row, path, line), Warnings = warnings };
             var chosen = Field(row, "chosen", path, line);
             var rejected = Field(row, "rejected", path, line);

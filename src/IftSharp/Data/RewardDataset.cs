@@ -26,20 +26,21 @@ public static class RewardDataset
         int? k = null;
         foreach (var (line, row) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (row.ValueKind != JsonValueKind.Object)
-                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(row)}");
             if (!row.TryGetProperty("prompt", out var promptField)) throw InputException.At(path, line, "prompt", "missing");
             var prompt = DatasetMessages.Field(promptField, path, line, "prompt");
             if (!row.TryGetProperty("completions", out var completions) || completions.ValueKind != JsonValueKind.Array)
                 throw InputException.At(path, line, "completions", "expected a list of completions");
-            if (!row.TryGetProperty("rewards", out var rewards) || rewards.ValueKind != JsonValueKind.Array || rewards.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.Number))
+            if (!row.TryGetProperty("rewards", out var rewards) || rewards.ValueKind != JsonValueKind.Array
+                || rewards.EnumerateArray().Any(r => r.ValueKind != JsonValueKind.Number))
                 throw InputException.At(path, line, "rewards", "expected a list of numbers, one per completion");
             int count = completions.GetArrayLength();
             if (rewards.GetArrayLength() != count)
-                throw InputException.At(path, line, "rewards", $"{rewards.GetArrayLength()} rewards for {count} completions; expected one per completion");
+                throw InputException.At(path, line, "rewards",
+                    $"{rewards.GetArrayLength()} rewards for {count} completions; expected one per completion");
             if (count < 2) throw InputException.At(path, line, "completions", "expected at least 2 completions to compare");
             if (k is int expected && count != expected)
-                throw InputException.At(path, line, "completions", $"{count} completions; expected {expected} like the first line (groups must have the same size)");
+                throw InputException.At(path, line, "completions",
+                    $"{count} completions; expected {expected} like the first line (groups must have the same size)");
             k = count;
             var context = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(row, path, line), Warnings = warnings };
             var tokenised = completions.EnumerateArray().Select((c, i) => ConversationDataset.TokenizePromptCompletion(prompt,

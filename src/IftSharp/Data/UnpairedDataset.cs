@@ -23,14 +23,13 @@ public static class UnpairedDataset
         int? maxPromptLength = null) =>
         Read(path, tokenizer, template, new DatasetReadOptions(maxLength) { MaxPromptLength = maxPromptLength });
 
-    public static IReadOnlyList<UnpairedExample> Read(string path, ITokenizer tokenizer, IChatTemplate? template, DatasetReadOptions options)
+    public static IReadOnlyList<UnpairedExample> Read(string path, ITokenizer tokenizer, IChatTemplate? template,
+        DatasetReadOptions options)
     {
         var examples = new List<UnpairedExample>();
         var warnings = new DatasetWarnings(path, options.Warn);
         foreach (var (line, row) in DatasetRows.Read(path, options.AllowInvalidUtf8))
         {
-            if (row.ValueKind != JsonValueKind.Object)
-                throw InputException.At(path, line, null, $"expected a JSON object; got {DatasetMessages.Kind(row)}");
             if (!row.TryGetProperty("label", out var label) || label.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
                 throw InputException.At(path, line, "label", "expected true (desirable) or false (undesirable)");
             var context = new RowContext(path, line) { Arguments = DatasetMessages.Arguments(row, path, line), Warnings = warnings };

@@ -10,8 +10,8 @@ namespace IftSharp.Demo;
 public sealed record DemoAnswer(string Prompt, string Set, string Reference, string Before, string After);
 
 /// <summary>What the demo's language-model part did.</summary>
-public sealed record DemoResult(ITrainingMethod Method, DecoderConfig Config, long Parameters, int Examples, IReadOnlyList<StepMetrics> History,
-    double Seconds, IReadOnlyList<DemoAnswer> Answers, string ModelDirectory);
+public sealed record DemoResult(ITrainingMethod Method, DecoderConfig Config, long Parameters, int Examples,
+    IReadOnlyList<StepMetrics> History, double Seconds, IReadOnlyList<DemoAnswer> Answers, string ModelDirectory);
 
 /// <summary>
 /// The demo's language model: a tiny Llama-style model (byte-level vocabulary) initialised from scratch, trained with
@@ -27,7 +27,8 @@ public static class TinyModelDemo
 
     /// <param name="dataDirectory">The folder of the bundled <c>train.jsonl</c> and <c>eval.jsonl</c>.</param>
     /// <param name="output">The demo's folder: the initial model goes to <c>base-model</c>, the trained one to <c>ift-model</c>.</param>
-    public static DemoResult Run(string dataDirectory, string output, int steps, Action<StepMetrics>? onStep = null, Action<DecoderConfig, long>? onModel = null)
+    public static DemoResult Run(string dataDirectory, string output, int steps, Action<StepMetrics>? onStep = null,
+        Action<DecoderConfig, long>? onModel = null)
     {
         var tokenizer = new ByteLevelTokenizer();
         var template = new ChatMlTemplate();
@@ -50,7 +51,8 @@ public static class TinyModelDemo
 
         var train = ConversationDataset.ReadConversations(Path.Combine(dataDirectory, "train.jsonl"));
         var eval = ConversationDataset.ReadConversations(Path.Combine(dataDirectory, "eval.jsonl"));
-        var shown = train.Take(3).Select(c => (Set: "train", Conversation: c)).Concat(eval.Take(3).Select(c => (Set: "held out", Conversation: c))).ToList();
+        var shown = train.Take(3).Select(c => (Set: "train", Conversation: c))
+            .Concat(eval.Take(3).Select(c => (Set: "held out", Conversation: c))).ToList();
         var prompts = shown.Select(x => x.Conversation.TakeWhile(m => m.Role != "assistant").ToList()).ToList();
         var before = Answers(baseDir, tokenizer, template, prompts);
 
@@ -70,8 +72,11 @@ public static class TinyModelDemo
     private static List<string> Answers(string modelDir, ITokenizer tokenizer, IChatTemplate template, List<List<ChatMessage>> prompts)
     {
         using var model = LlamaForCausalLM.FromPretrained(modelDir);
-        var ids = prompts.Select(p => (IReadOnlyList<int>)tokenizer.Encode(template.Render(p, addGenerationPrompt: true).Text).Ids.ToList()).ToList();
-        var result = TokenGenerator.Generate(model, ids, new GenerationOptions { MaxNewTokens = 24, Temperature = 0, EosTokenIds = [tokenizer.EosTokenId!.Value] });
+        var ids = prompts
+            .Select(p => (IReadOnlyList<int>)tokenizer.Encode(template.Render(p, addGenerationPrompt: true).Text).Ids.ToList())
+            .ToList();
+        var greedy = new GenerationOptions { MaxNewTokens = 24, Temperature = 0, EosTokenIds = [tokenizer.EosTokenId!.Value] };
+        var result = TokenGenerator.Generate(model, ids, greedy);
         return result.Tokens.Select(t => tokenizer.Decode(t, skipSpecialTokens: true).Trim()).ToList();
     }
 }

@@ -39,7 +39,8 @@ public static class FrozenLakeExperiment
         if (routes.Count == 0) throw new InputException($"--map: no hole-free route from S to G in {map.Layout}");
         var optimal = routes[0];
         var subOptimal = routes.FirstOrDefault(r => r.Length > optimal.Length)
-            ?? throw new InputException($"--map: {map.Layout} has no longer hole-free route to serve as the sub-optimal (rejected) trajectory");
+            ?? throw new InputException(
+                $"--map: {map.Layout} has no longer hole-free route to serve as the sub-optimal (rejected) trajectory");
         var vi = ValueIteration.Solve(map, settings.Discount);
         var piStar = vi.OptimalPolicy(map);
 
@@ -74,7 +75,8 @@ public static class FrozenLakeExperiment
         using var optimizer = new AdamWOptimizer(net.parameters(), settings.LearningRate, weightDecay: 0);
         using var scope = NewDisposeScope();
         var x = OneHot(states, map.StateCount);
-        var targets = tensor(states.SelectMany(s => Enumerable.Range(0, 4).Select(a => piStar[s, a])).ToArray(), dtype: ScalarType.Float64).reshape(states.Length, 4);
+        var targets = tensor(states.SelectMany(s => Enumerable.Range(0, 4).Select(a => piStar[s, a])).ToArray(), dtype: ScalarType.Float64)
+            .reshape(states.Length, 4);
         for (int step = 0; step < settings.OptimalFitSteps; step++)
         {
             using var stepScope = NewDisposeScope();
@@ -90,8 +92,8 @@ public static class FrozenLakeExperiment
     /// Fine-tunes a copy of <paramref name="start"/> with one method, at its registry defaults unless
     /// <see cref="FrozenLakeSettings.MethodSettings"/> changes them; the start network is the frozen reference.
     /// </summary>
-    public static PolicyNetwork FineTune(ITrainingMethod method, PolicyNetwork start, FrozenLakeMap map, Trajectory chosen, Trajectory rejected,
-        FrozenLakeSettings settings)
+    public static PolicyNetwork FineTune(ITrainingMethod method, PolicyNetwork start, FrozenLakeMap map, Trajectory chosen,
+        Trajectory rejected, FrozenLakeSettings settings)
     {
         var options = MethodRegistry.Options(method, settings.MethodSettings?.GetValueOrDefault(method.Name));
         var net = start.Copy();
@@ -136,7 +138,8 @@ public static class FrozenLakeExperiment
                 {
                     double firstPass;
                     using (no_grad()) firstPass = -ActionLogps(net, chosenX, chosen).mean().item<double>();
-                    return new FusedScores(new TokenScores(ActionLogps(net, IftInput(net, map, chosen, lambda), chosen), chosenMask), firstPass);
+                    var fused = new TokenScores(ActionLogps(net, IftInput(net, map, chosen, lambda), chosen), chosenMask);
+                    return new FusedScores(fused, firstPass);
                 });
             return single.Loss(scores, options).Loss;
         }
@@ -155,7 +158,9 @@ public static class FrozenLakeExperiment
         return pairwise.Loss(new PairScores(c, r, new TokenScores(chosenLogps, chosenMask), refChosen, refRejected), options).Loss;
     }
 
-    /// <summary>The route the policy's most probable actions take from the start, until it ends (goal or hole) or has visited every cell.</summary>
+    /// <summary>
+    /// The route the policy's most probable actions take from the start, until it ends (goal or hole) or has visited every cell.
+    /// </summary>
     public static Trajectory GreedyRoute(PolicyNetwork net, FrozenLakeMap map)
     {
         double[,] pi;
@@ -218,7 +223,9 @@ public static class FrozenLakeExperiment
         return new LakeMetrics(parameterMse, policyMse, GreedySuccess(pi, map), ExploredCells(pi, map, settings.ExploredThreshold));
     }
 
-    /// <summary>Whether following the most probable action from the start reaches the goal within as many steps as there are cells.</summary>
+    /// <summary>
+    /// Whether following the most probable action from the start reaches the goal within as many steps as there are cells.
+    /// </summary>
     public static bool GreedySuccess(double[,] pi, FrozenLakeMap map)
     {
         int s = map.Start;

@@ -78,11 +78,15 @@ public static class FrozenLakeReport
     {
         var sb = new StringBuilder("method,seed,parameter_mse,policy_mse,greedy_success,explored_cells\n");
         foreach (var (name, r) in result.StartRuns.Select(r => ("start", r)).Concat(result.Runs.Select(r => (Name(r.Method), r))))
-            sb.Append(CultureInfo.InvariantCulture, $"{name},{r.Seed},{r.Metrics.ParameterMse:R},{r.Metrics.PolicyMse:R},{(r.Metrics.Success ? 1 : 0)},{r.Metrics.ExploredCells}\n");
+            sb.Append(CultureInfo.InvariantCulture,
+                $"{name},{r.Seed},{r.Metrics.ParameterMse:R},{r.Metrics.PolicyMse:R},{(r.Metrics.Success ? 1 : 0)},"
+                + $"{r.Metrics.ExploredCells}\n");
         return sb.ToString();
     }
 
-    /// <summary>Top: bars with error bars per metric; bottom: the greedy policies of seed 0 drawn on the grid beside the optimal one.</summary>
+    /// <summary>
+    /// Top: bars with error bars per metric; bottom: the greedy policies of seed 0 drawn on the grid beside the optimal one.
+    /// </summary>
     public static void Plot(FrozenLakeResult result, string path)
     {
         var summaries = Summarise(result).Skip(1).ToList();
@@ -110,7 +114,9 @@ public static class FrozenLakeReport
     private static Plot BarPlot(string title, IReadOnlyList<Summary> rows, Func<Summary, (double Mean, double Std)> pick)
     {
         var plot = new Plot();
-        var bars = rows.Select((r, i) => new Bar { Position = i, Value = pick(r).Mean, Error = pick(r).Std, FillColor = Palette(i) }).ToList();
+        var bars = rows
+            .Select((r, i) => new Bar { Position = i, Value = pick(r).Mean, Error = pick(r).Std, FillColor = Palette(i) })
+            .ToList();
         plot.Add.Bars(bars);
         plot.Axes.Bottom.SetTicks(Enumerable.Range(0, rows.Count).Select(i => (double)i).ToArray(), rows.Select(r => r.Name).ToArray());
         plot.Axes.Margins(bottom: 0);

@@ -17,7 +17,10 @@ public sealed record FrozenLakeSettings
     public double Discount { get; init; } = 0.99;
     /// <summary>Steps to fit the optimal parameterised policy to π*.</summary>
     public int OptimalFitSteps { get; init; } = 500;
-    /// <summary>Settings of methods that differ from their registry defaults: method name → setting name → value (<c>ift</c> → <c>lambda</c> → <c>0.5</c>).</summary>
+    /// <summary>
+    /// Settings of methods that differ from their registry defaults: method name → setting name → value
+    /// (<c>ift</c> → <c>lambda</c> → <c>0.5</c>).
+    /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyDictionary<string, string>>? MethodSettings { get; init; }
     /// <summary>A cell counts as explored when the policy's state distribution reaches this probability on it at some step.</summary>
     public double ExploredThreshold { get; init; } = 0.05;

@@ -167,7 +167,8 @@ public sealed record DecoderConfig
     public void Validate(string source = "config.json")
     {
         if (!SupportedModelTypes.Contains(ModelType))
-            throw InputException.At(source, null, "model_type", $"'{ModelType}' is not supported; expected one of {string.Join(", ", SupportedModelTypes)}");
+            throw InputException.At(source, null, "model_type",
+                $"'{ModelType}' is not supported; expected one of {string.Join(", ", SupportedModelTypes)}");
         if (HiddenAct != "silu")
             throw InputException.At(source, null, "hidden_act", $"'{HiddenAct}' is not supported; expected 'silu'");
         Positive(HiddenSize, "hidden_size");
@@ -177,9 +178,11 @@ public sealed record DecoderConfig
         Positive(VocabSize, "vocab_size");
         Positive(KeyValueHeads, "num_key_value_heads");
         if (NumAttentionHeads % KeyValueHeads != 0)
-            throw InputException.At(source, null, "num_key_value_heads", $"{KeyValueHeads} does not divide num_attention_heads {NumAttentionHeads}");
+            throw InputException.At(source, null, "num_key_value_heads",
+                $"{KeyValueHeads} does not divide num_attention_heads {NumAttentionHeads}");
         if (HeadDimension is null && HiddenSize % NumAttentionHeads != 0)
-            throw InputException.At(source, null, "num_attention_heads", $"{NumAttentionHeads} does not divide hidden_size {HiddenSize} (set head_dim)");
+            throw InputException.At(source, null, "num_attention_heads",
+                $"{NumAttentionHeads} does not divide hidden_size {HiddenSize} (set head_dim)");
         if (HeadDim % 2 != 0) throw InputException.At(source, null, "head_dim", $"{HeadDim} must be even for rotary embeddings");
         if (RmsNormEps <= 0) throw InputException.At(source, null, "rms_norm_eps", "must be positive");
         if (RopeTheta <= 0) throw InputException.At(source, null, "rope_theta", "must be positive");
@@ -206,7 +209,8 @@ public sealed record DecoderConfig
             {
                 case "default": break;
                 case "linear":
-                    if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor", "linear scaling needs a positive factor");
+                    if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor",
+                        "linear scaling needs a positive factor");
                     break;
                 case "dynamic":
                     if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor",
@@ -222,11 +226,16 @@ public sealed record DecoderConfig
                         "must not be negative");
                     break;
                 case "llama3":
-                    if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor", "llama3 scaling needs a positive factor");
-                    if (s.LowFreqFactor is null) throw InputException.At(source, null, "rope_scaling.low_freq_factor", "llama3 scaling needs it");
-                    if (s.HighFreqFactor is null) throw InputException.At(source, null, "rope_scaling.high_freq_factor", "llama3 scaling needs it");
-                    if (s.OriginalMaxPositionEmbeddings is not > 0) throw InputException.At(source, null, "rope_scaling.original_max_position_embeddings", "llama3 scaling needs it");
-                    if (s.HighFreqFactor == s.LowFreqFactor) throw InputException.At(source, null, "rope_scaling.high_freq_factor", "must differ from low_freq_factor");
+                    if (s.Factor is not > 0) throw InputException.At(source, null, "rope_scaling.factor",
+                        "llama3 scaling needs a positive factor");
+                    if (s.LowFreqFactor is null) throw InputException.At(source, null, "rope_scaling.low_freq_factor",
+                        "llama3 scaling needs it");
+                    if (s.HighFreqFactor is null) throw InputException.At(source, null, "rope_scaling.high_freq_factor",
+                        "llama3 scaling needs it");
+                    if (s.OriginalMaxPositionEmbeddings is not > 0)
+                        throw InputException.At(source, null, "rope_scaling.original_max_position_embeddings", "llama3 scaling needs it");
+                    if (s.HighFreqFactor == s.LowFreqFactor) throw InputException.At(source, null, "rope_scaling.high_freq_factor",
+                        "must differ from low_freq_factor");
                     break;
                 default:
                     throw InputException.At(source, null, "rope_scaling.rope_type",

@@ -16,11 +16,17 @@ public sealed record GenerationOptions
     public int TopK { get; init; }
     /// <summary>Keep the smallest set of tokens whose probability reaches top_p; 1 = off.</summary>
     public double TopP { get; init; } = 1.0;
-    /// <summary>HF's CTRL penalty on tokens already present (prompt included): positive logits divided by it, negative multiplied; 1 = off.</summary>
+    /// <summary>
+    /// HF's CTRL penalty on tokens already present (prompt included): positive logits divided by it, negative multiplied; 1 = off.
+    /// </summary>
     public double RepetitionPenalty { get; init; } = 1.0;
-    /// <summary>A row stops after producing one of these ids (which is kept in its output). Null: the model config's eos_token_id.</summary>
+    /// <summary>
+    /// A row stops after producing one of these ids (which is kept in its output). Null: the model config's eos_token_id.
+    /// </summary>
     public IReadOnlyList<int>? EosTokenIds { get; init; }
-    /// <summary>Fills the left padding of prompts and the tail of finished rows. Null: pad_token_id, else the first EOS id, else 0.</summary>
+    /// <summary>
+    /// Fills the left padding of prompts and the tail of finished rows. Null: pad_token_id, else the first EOS id, else 0.
+    /// </summary>
     public int? PadTokenId { get; init; }
     /// <summary>Seeds the sampling generator; the same seed, model and prompts give the same tokens.</summary>
     public long Seed { get; init; } = 42;

@@ -32,8 +32,15 @@ public static class PretrainedInitializer
         var specials = ReadSpecialTokens(Path.Combine(tokenizerDirectory, "tokenizer_config.json"), vocabulary);
 
         DecoderConfig raw;
-        try { raw = JsonSerializer.Deserialize<DecoderConfig>(File.ReadAllText(configPath)) ?? throw new InputException($"{configPath}: empty config"); }
-        catch (JsonException e) { throw InputException.At(configPath, (int?)e.LineNumber + 1, e.Path?.TrimStart('$', '.'), $"not valid here: {e.Message}"); }
+        try
+        {
+            raw = JsonSerializer.Deserialize<DecoderConfig>(File.ReadAllText(configPath))
+                  ?? throw new InputException($"{configPath}: empty config");
+        }
+        catch (JsonException e)
+        {
+            throw InputException.At(configPath, (int?)e.LineNumber + 1, e.Path?.TrimStart('$', '.'), $"not valid here: {e.Message}");
+        }
         int tokenizerVocab = vocabulary.Count == 0 ? 0 : vocabulary.Values.Max() + 1;
         var config = raw.WithRopeParameters(configPath) with
         {
@@ -90,7 +97,10 @@ public static class PretrainedInitializer
     {
         JsonNode? root;
         try { root = JsonNode.Parse(File.ReadAllText(tokenizerJsonPath)); }
-        catch (JsonException e) { throw InputException.At(tokenizerJsonPath, (int?)e.LineNumber + 1, null, $"not valid JSON: {e.Message}"); }
+        catch (JsonException e)
+        {
+            throw InputException.At(tokenizerJsonPath, (int?)e.LineNumber + 1, null, $"not valid JSON: {e.Message}");
+        }
         var vocabulary = new Dictionary<string, int>();
         switch (root?["model"]?["vocab"])
         {
@@ -115,7 +125,10 @@ public static class PretrainedInitializer
         if (!File.Exists(tokenizerConfigPath)) return (null, null, null);
         JsonNode? root;
         try { root = JsonNode.Parse(File.ReadAllText(tokenizerConfigPath)); }
-        catch (JsonException e) { throw InputException.At(tokenizerConfigPath, (int?)e.LineNumber + 1, null, $"not valid JSON: {e.Message}"); }
+        catch (JsonException e)
+        {
+            throw InputException.At(tokenizerConfigPath, (int?)e.LineNumber + 1, null, $"not valid JSON: {e.Message}");
+        }
         int? Id(string field)
         {
             var node = root?[field];

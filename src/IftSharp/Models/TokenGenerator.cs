@@ -34,7 +34,9 @@ public static class TokenGenerator
 
         using var noGrad = no_grad();
         using var rng = new torch.Generator((ulong)options.Seed, model.Device);
-        using var cache = options.UseCache && options.MaxNewTokens > 0 ? model.CreateCache(batch, promptLength + options.MaxNewTokens) : null;
+        using var cache = options.UseCache && options.MaxNewTokens > 0
+            ? model.CreateCache(batch, promptLength + options.MaxNewTokens)
+            : null;
         // The prompt goes through libtorch's forward pass (matrix-matrix products); the single-token steps after it
         // through the decoder's matrix-vector kernels when the model allows them.
         using var decoder = cache is not null && options.FastDecode && options.MaxNewTokens > 1

@@ -19,7 +19,8 @@ public enum DpoLossType
 /// <summary>DPO's settings; the defaults are TRL's and the DPO paper's.</summary>
 public sealed record DpoOptions
 {
-    [Setting("beta", "β: how strongly the policy is kept near the reference (the implicit KL penalty's weight)", Min = 0, MinExclusive = true)]
+    [Setting("beta", "β: how strongly the policy is kept near the reference (the implicit KL penalty's weight)",
+        Min = 0, MinExclusive = true)]
     public double Beta { get; init; } = 0.1;
     [Setting("label-smoothing", "ε: the probability that a pair's preference label is flipped (conservative DPO; exo_pair's target)",
         Min = 0, Max = 0.5, MaxExclusive = true)]
@@ -50,7 +51,8 @@ public static class Dpo
 
         Tensor losses = options.LossType switch
         {
-            DpoLossType.Sigmoid => nn.functional.logsigmoid(x.Times(beta)).Times(-(1 - eps)) - nn.functional.logsigmoid(x.Times(-beta)).Times(eps),
+            DpoLossType.Sigmoid => nn.functional.logsigmoid(x.Times(beta)).Times(-(1 - eps))
+                                   - nn.functional.logsigmoid(x.Times(-beta)).Times(eps),
             DpoLossType.Hinge => nn.functional.relu(x.Times(beta).SubtractedFrom(1)),
             DpoLossType.Ipo => x.Minus(1 / (2 * beta)).Power(2),
             DpoLossType.ExoPair => Exo.PairwiseLosses(x, beta, Exo.PairTarget.Smoothed(eps)),

@@ -22,12 +22,15 @@ public sealed record ExoOptions
     /// Logits of policy and reference are divided by this before the log-softmax. The official argparse default is 1;
     /// its scripts pass 0.8, the temperature they sampled the completions at.
     /// </summary>
-    [Setting("logit-temperature", "Divide policy and reference logits by this (official scripts: 0.8, the sampling temperature of the data)",
+    [Setting("logit-temperature",
+        "Divide policy and reference logits by this (official scripts: 0.8, the sampling temperature of the data)",
         Min = 0, MinExclusive = true)]
     public double LogitTemperature { get; init; } = 1.0;
-    [Setting("exo-target", "official: the code's unnormalised target log p = [0, -10]; smoothed: TRL's (1-ε, ε) with ε = --label-smoothing")]
+    [Setting("exo-target",
+        "official: the code's unnormalised target log p = [0, -10]; smoothed: TRL's (1-ε, ε) with ε = --label-smoothing")]
     public ExoTarget TargetKind { get; init; } = ExoTarget.Official;
-    [Setting("label-smoothing", "ε of the smoothed target (TRL recommends 1e-3)", Min = 0, Max = 1, MinExclusive = true, MaxExclusive = true)]
+    [Setting("label-smoothing", "ε of the smoothed target (TRL recommends 1e-3)",
+        Min = 0, Max = 1, MinExclusive = true, MaxExclusive = true)]
     public double LabelSmoothing { get; init; } = 1e-3;
 
     /// <summary>The pairwise target these settings describe.</summary>
@@ -42,7 +45,8 @@ public sealed record ExoRewardOptions
     /// <summary>β_r, the reward temperature of the target softmax(r/β_r) (official scripts: 0.5).</summary>
     [Setting("beta-r", "β_r: temperature of the target distribution softmax(reward / β_r)", Min = 0, MinExclusive = true)]
     public double BetaR { get; init; } = 0.5;
-    [Setting("logit-temperature", "Divide policy and reference logits by this (official scripts: 0.8, the sampling temperature of the data)",
+    [Setting("logit-temperature",
+        "Divide policy and reference logits by this (official scripts: 0.8, the sampling temperature of the data)",
         Min = 0, MinExclusive = true)]
     public double LogitTemperature { get; init; } = 1.0;
 }
@@ -65,7 +69,8 @@ public static class Exo
         /// <summary>TRL's <c>exo_pair</c>: the normalised target (1−ε, ε); TRL recommends ε = 1e−3 and rejects 0.</summary>
         public static PairTarget Smoothed(double epsilon)
         {
-            if (!(epsilon > 0 && epsilon < 1)) throw new ArgumentOutOfRangeException(nameof(epsilon), "EXO's ε (label smoothing) must be in (0, 1)");
+            if (!(epsilon > 0 && epsilon < 1))
+                throw new ArgumentOutOfRangeException(nameof(epsilon), "EXO's ε (label smoothing) must be in (0, 1)");
             return new(Math.Log(1 - epsilon), Math.Log(epsilon));
         }
     }
@@ -78,7 +83,8 @@ public static class Exo
         var chosenRatio = policyChosen.Sum - referenceChosen.Sum;
         var rejectedRatio = policyRejected.Sum - referenceRejected.Sum;
         var loss = PairwiseLosses(chosenRatio - rejectedRatio, options.BetaPi, options.Target).mean();
-        var metrics = PreferenceMetrics.Rewards(chosenRatio.Times(options.BetaPi), rejectedRatio.Times(options.BetaPi), policyChosen.Sum, policyRejected.Sum);
+        var metrics = PreferenceMetrics.Rewards(chosenRatio.Times(options.BetaPi), rejectedRatio.Times(options.BetaPi),
+            policyChosen.Sum, policyRejected.Sum);
         return new ObjectiveResult(loss.MoveToOuterDisposeScope(), metrics);
     }
 

@@ -31,7 +31,8 @@ public enum IftNorm
 public sealed record IftOptions
 {
     /// <summary>Decay γ of the dynamic relation propagation; 0 is plain SFT weighting.</summary>
-    [Setting("gamma", "γ: decay of the dynamic relation propagation (each token weighted by the discounted loss of the later ones); 0 is SFT",
+    [Setting("gamma",
+        "γ: decay of the dynamic relation propagation (each token weighted by the discounted loss of the later ones); 0 is SFT",
         Min = 0, Max = 1)]
     public double Gamma { get; init; } = 0.95;
     /// <summary>Weight λ of the model's own one-step-ahead prediction in the fused embedding (temporal residual connection).</summary>
@@ -47,9 +48,11 @@ public sealed record IftOptions
     /// Embed through the model's own (trainable) embedding for the fused input, as the LLaMA-Factory derivative does.
     /// The official code embeds with a frozen copy re-synced after each step, so the input embedding gets no gradient.
     /// </summary>
-    [Setting("train-fusion-embedding", "Embed the fused input with the model's own embedding, so it trains (LLaMA-Factory's variant; official: a frozen copy)")]
+    [Setting("train-fusion-embedding",
+        "Embed the fused input with the model's own embedding, so it trains (LLaMA-Factory's variant; official: a frozen copy)")]
     public bool TrainFusionEmbedding { get; init; }
-    [Setting("propagation", "What is propagated back along the sequence: loss (token NLL / length), logps (token NLL) or mask (position only)")]
+    [Setting("propagation",
+        "What is propagated back along the sequence: loss (token NLL / length), logps (token NLL) or mask (position only)")]
     public IftPropagation Propagation { get; init; } = IftPropagation.Loss;
     [Setting("propagation-norm", "How the discounted sums are sharpened before normalisation: l1 (unchanged), l2, softmax or log")]
     public IftNorm Norm { get; init; } = IftNorm.L1;

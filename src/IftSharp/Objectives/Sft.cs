@@ -15,7 +15,8 @@ public enum SftReduction
 /// <summary>SFT's one setting.</summary>
 public sealed record SftOptions
 {
-    [Setting("loss-reduction", "token: mean NLL over the batch's completion tokens (TRL); sequence: mean of each sequence's mean (official IFT code)")]
+    [Setting("loss-reduction",
+        "token: mean NLL over the batch's completion tokens (TRL); sequence: mean of each sequence's mean (official IFT code)")]
     public SftReduction Reduction { get; init; } = SftReduction.Token;
 }
 

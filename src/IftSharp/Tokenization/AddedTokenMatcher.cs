@@ -33,7 +33,9 @@ internal sealed class AddedTokenMatcher
             if (token is null) { i++; continue; }
             int from = i, to = i + token.Content.Length;
             i = to;
-            if (token.SingleWord && (from > start && IsWordChar(text, from - 1, before: true) || to < end && IsWordChar(text, to, before: false))) continue;
+            if (token.SingleWord
+                && (from > start && IsWordChar(text, from - 1, before: true) || to < end && IsWordChar(text, to, before: false)))
+                continue;
             if (token.LStrip) while (from > previousEnd && char.IsWhiteSpace(text[from - 1])) from--;
             if (token.RStrip) while (to < end && char.IsWhiteSpace(text[to])) to++;
             found.Add((from, to, token.Id));

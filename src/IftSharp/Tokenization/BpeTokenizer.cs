@@ -51,7 +51,8 @@ public sealed class BpeTokenizer : ITokenizer
             throw InputException.At(path, null, "model.dropout", "BPE dropout is not supported; expected null");
 
         var vocabField = Required(modelJson, "vocab", path, "model");
-        if (vocabField.ValueKind != JsonValueKind.Object) throw InputException.At(path, null, "model.vocab", "expected an object of token -> id");
+        if (vocabField.ValueKind != JsonValueKind.Object)
+            throw InputException.At(path, null, "model.vocab", "expected an object of token -> id");
         modelVocab = new Dictionary<string, int>(vocabField.GetPropertyCount());
         foreach (var p in vocabField.EnumerateObject()) modelVocab[p.Name] = p.Value.GetInt32();
         var prefix = IsAbsent(modelJson, "continuing_subword_prefix") ? null

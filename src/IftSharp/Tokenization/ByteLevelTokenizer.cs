@@ -72,7 +72,10 @@ public sealed class ByteLevelTokenizer : ITokenizer
         return sb.ToString();
     }
 
-    /// <summary>Writes <c>tokenizer.json</c> (a merge-free byte-level BPE) and <c>tokenizer_config.json</c> (ChatML template) into <paramref name="directory"/>.</summary>
+    /// <summary>
+    /// Writes <c>tokenizer.json</c> (a merge-free byte-level BPE) and <c>tokenizer_config.json</c> (ChatML template) into
+    /// <paramref name="directory"/>.
+    /// </summary>
     public void Save(string directory)
     {
         Directory.CreateDirectory(directory);
@@ -90,9 +93,15 @@ public sealed class ByteLevelTokenizer : ITokenizer
             ["padding"] = null,
             ["added_tokens"] = added,
             ["normalizer"] = null,
-            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = false, ["use_regex"] = false },
+            ["pre_tokenizer"] = new JsonObject
+            {
+                ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = false, ["use_regex"] = false,
+            },
             ["post_processor"] = null,
-            ["decoder"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = false, ["use_regex"] = false },
+            ["decoder"] = new JsonObject
+            {
+                ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = false, ["use_regex"] = false,
+            },
             ["model"] = new JsonObject
             {
                 ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = null,
@@ -113,7 +122,10 @@ public sealed class ByteLevelTokenizer : ITokenizer
         AtomicFile.WriteAllText(Path.Combine(directory, "tokenizer_config.json"), config.ToJsonString(new() { WriteIndented = true }));
     }
 
-    /// <summary>Whether <paramref name="directory"/> holds a tokenizer written by <see cref="Save"/> (a merge-free byte-level vocabulary of this layout).</summary>
+    /// <summary>
+    /// Whether <paramref name="directory"/> holds a tokenizer written by <see cref="Save"/> (a merge-free byte-level
+    /// vocabulary of this layout).
+    /// </summary>
     public static bool IsSavedIn(string directory)
     {
         var path = Path.Combine(directory, "tokenizer.json");
@@ -125,13 +137,17 @@ public sealed class ByteLevelTokenizer : ITokenizer
         catch (System.Text.Json.JsonException) { return false; } // not ours; the BPE loader reports what is wrong with it
         var model = root?["model"];
         return model?["merges"] is JsonArray { Count: 0 } && model["vocab"] is JsonObject { Count: 256 }
-               && root!["added_tokens"] is JsonArray added && added.Select(a => a?["content"]?.GetValue<string>()).SequenceEqual(SpecialTokens);
+               && root!["added_tokens"] is JsonArray added
+               && added.Select(a => a?["content"]?.GetValue<string>()).SequenceEqual(SpecialTokens);
     }
 
     /// <summary>GPT-2's reversible map from bytes to printable characters.</summary>
     private static char[] BuildByteAlphabet()
     {
-        var printable = Enumerable.Range('!', '~' - '!' + 1).Concat(Enumerable.Range('¡', '¬' - '¡' + 1)).Concat(Enumerable.Range('®', 'ÿ' - '®' + 1)).ToHashSet();
+        var printable = Enumerable.Range('!', '~' - '!' + 1)
+            .Concat(Enumerable.Range('¡', '¬' - '¡' + 1))
+            .Concat(Enumerable.Range('®', 'ÿ' - '®' + 1))
+            .ToHashSet();
         var map = new char[256];
         int next = 0;
         for (int b = 0; b < 256; b++) map[b] = printable.Contains(b) ? (char)b : (char)(256 + next++);

@@ -13,7 +13,8 @@ public sealed class ChatMlTemplate : IChatTemplate
 {
     /// <summary>The equivalent Jinja text, written into <c>tokenizer_config.json</c> so other tools render the same prompt.</summary>
     public const string JinjaSource =
-        "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
+        "{% for message in messages %}" +
+        "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}" +
         "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
     private static readonly string[] Roles = ["system", "user", "assistant", "tool"];

@@ -13,7 +13,10 @@ public interface ITokenizer
     string? BosToken { get; }
     string? EosToken { get; }
 
-    /// <summary>Encodes <paramref name="text"/>; special tokens written in the text are recognised. <paramref name="addSpecialTokens"/> applies the tokenizer's post-processor (e.g. a BOS token) as <c>transformers</c> does by default.</summary>
+    /// <summary>
+    /// Encodes <paramref name="text"/>; special tokens written in the text are recognised. <paramref name="addSpecialTokens"/>
+    /// applies the tokenizer's post-processor (e.g. a BOS token) as <c>transformers</c> does by default.
+    /// </summary>
     TokenizedText Encode(string text, bool addSpecialTokens = false);
 
     string Decode(IEnumerable<int> ids, bool skipSpecialTokens = false);

@@ -33,7 +33,8 @@ namespace IftSharp.Tokenization;
 /// </summary>
 public sealed partial class JinjaChatTemplate : IChatTemplate
 {
-    private static readonly string[] TokenFields = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
+    private static readonly string[] TokenFields =
+        ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
 
     private readonly List<Node> _body;
     private readonly bool _usesGeneration;
@@ -67,7 +68,10 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
     {
         string json;
         try { json = File.ReadAllText(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new InputException($"{path}: cannot read: {e.Message}", e); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InputException($"{path}: cannot read: {e.Message}", e);
+        }
         return FromTokenizerConfigJson(json, path);
     }
 
@@ -85,16 +89,21 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
             JsonValueKind.String => ct.GetString()!,
             // the list form names several templates; transformers uses "default" for plain chat
             JsonValueKind.Array => ct.EnumerateArray()
-                .Where(t => t.ValueKind == JsonValueKind.Object && t.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String && n.GetString() == "default")
-                .Select(t => t.TryGetProperty("template", out var s) && s.ValueKind == JsonValueKind.String ? s.GetString()! : throw InputException.At(origin, null, "chat_template", "the 'default' entry has no string 'template'"))
-                .FirstOrDefault() ?? throw InputException.At(origin, null, "chat_template", "no entry named 'default' in the list of templates"),
+                .Where(t => t.ValueKind == JsonValueKind.Object && t.TryGetProperty("name", out var n)
+                            && n.ValueKind == JsonValueKind.String && n.GetString() == "default")
+                .Select(t => t.TryGetProperty("template", out var s) && s.ValueKind == JsonValueKind.String
+                    ? s.GetString()!
+                    : throw InputException.At(origin, null, "chat_template", "the 'default' entry has no string 'template'"))
+                .FirstOrDefault()
+                    ?? throw InputException.At(origin, null, "chat_template", "no entry named 'default' in the list of templates"),
             _ => throw InputException.At(origin, null, "chat_template", "expected a string or a list of {name, template}"),
         };
         var tokens = new Dictionary<string, object?>();
         foreach (var field in TokenFields)
             if (root.TryGetProperty(field, out var t) && TokenString(t, origin, field) is { } s) tokens[field] = s;
         if (root.TryGetProperty("additional_special_tokens", out var extra) && extra.ValueKind == JsonValueKind.Array)
-            tokens["additional_special_tokens"] = extra.EnumerateArray().Select(t => TokenString(t, origin, "additional_special_tokens")).OfType<string>().ToList();
+            tokens["additional_special_tokens"] = extra.EnumerateArray()
+                .Select(t => TokenString(t, origin, "additional_special_tokens")).OfType<string>().ToList();
         try { return new JinjaChatTemplate(source, tokens); }
         catch (InputException e) { throw InputException.At(origin, null, "chat_template", e.Message); }
     }
@@ -189,7 +198,9 @@ public sealed partial class JinjaChatTemplate : IChatTemplate
     private static object? Range(List<object?> args, List<(string Name, object? Value)> kwargs)
     {
         if (args.Count is < 1 or > 3 || kwargs.Count > 0) throw new JinjaRuntimeException("range() takes 1 to 3 integer arguments");
-        long start = args.Count == 1 ? 0 : Py.ToLong(args[0]), stop = Py.ToLong(args.Count == 1 ? args[0] : args[1]), step = args.Count == 3 ? Py.ToLong(args[2]) : 1;
+        long start = args.Count == 1 ? 0 : Py.ToLong(args[0]);
+        long stop = Py.ToLong(args.Count == 1 ? args[0] : args[1]);
+        long step = args.Count == 3 ? Py.ToLong(args[2]) : 1;
         if (step == 0) throw new JinjaRuntimeException("range() arg 3 must not be zero");
         var items = new List<object?>();
         for (long i = start; step > 0 ? i < stop : i > stop; i += step)

@@ -13,9 +13,12 @@ public static class TokenizerLoader
     public static (ITokenizer Tokenizer, IChatTemplate? Template) Load(string directory)
     {
         var tokenizerPath = Path.Combine(directory, "tokenizer.json");
-        if (!File.Exists(tokenizerPath)) throw new InputException($"{tokenizerPath}: file not found; expected the model's Hugging Face tokenizer");
+        if (!File.Exists(tokenizerPath))
+            throw new InputException($"{tokenizerPath}: file not found; expected the model's Hugging Face tokenizer");
         var configPath = Path.Combine(directory, "tokenizer_config.json");
-        ITokenizer tokenizer = ByteLevelTokenizer.IsSavedIn(directory) ? new ByteLevelTokenizer() : BpeTokenizer.Load(tokenizerPath, configPath);
+        ITokenizer tokenizer = ByteLevelTokenizer.IsSavedIn(directory)
+            ? new ByteLevelTokenizer()
+            : BpeTokenizer.Load(tokenizerPath, configPath);
         IChatTemplate? template = null;
         if (File.Exists(configPath))
         {
@@ -25,7 +28,8 @@ public static class TokenizerLoader
             // IftSharp's own template renders through its C# twin; any other goes through the Jinja interpreter,
             // which rejects constructs outside its subset here, at load, naming the template line.
             if (source is not null)
-                template = source.GetValueKind() == System.Text.Json.JsonValueKind.String && source.GetValue<string>() == ChatMlTemplate.JinjaSource
+                template = source.GetValueKind() == System.Text.Json.JsonValueKind.String
+                           && source.GetValue<string>() == ChatMlTemplate.JinjaSource
                     ? new ChatMlTemplate() : JinjaChatTemplate.FromTokenizerConfig(configPath);
         }
         return (tokenizer, template);

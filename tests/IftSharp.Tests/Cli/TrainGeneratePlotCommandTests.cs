@@ -30,7 +30,8 @@ public class TrainGeneratePlotCommandTests
         var data = Path.Combine(AppContext.BaseDirectory, "data", "demo", "train.jsonl");
         try
         {
-            Assert.Equal(0, Run("train", "--method", "ift", "--model", model, "--dataset", data, "--output", output, "--max-steps", "3", "--batch-size", "2"));
+            Assert.Equal(0, Run("train", "--method", "ift", "--model", model, "--dataset", data, "--output", output,
+                "--max-steps", "3", "--batch-size", "2"));
             foreach (var f in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "metrics.jsonl" })
                 Assert.True(File.Exists(Path.Combine(output, f)), f);
             Assert.Equal(3, File.ReadAllLines(Path.Combine(output, "metrics.jsonl")).Length);
@@ -84,6 +85,23 @@ public class TrainGeneratePlotCommandTests
     }
 
     [Fact]
+    public void PlotNamesAMetricsLineThatIsNotAnObject()
+    {
+        // Every dataset-shaped file is read by DatasetRows, which names a line that is not a JSON object.
+        var dir = Path.Combine(Path.GetTempPath(), "iftsharp-plot-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "metrics.jsonl"), "{\"step\": 1, \"loss\": 2.5}\n[1, 2]\n");
+        try
+        {
+            var outcome = CliRun.Run("plot", dir);
+            Assert.Equal(2, outcome.Code);
+            Assert.Contains("metrics.jsonl:2: expected a JSON object; got a list", outcome.Stderr);
+            Assert.False(File.Exists(Path.Combine(dir, "metrics.png")));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    [Fact]
     public void TrainAndGenerateWorkWithARealBpeTokenizer()
     {
         // Qwen3's real tokenizer files, a tiny model over its 151k vocabulary, plain-text training data.
@@ -103,16 +121,22 @@ public class TrainGeneratePlotCommandTests
                 TieWordEmbeddings = true, MaxPositionEmbeddings = 64, EosTokenId = [tokenizer.EosTokenId!.Value],
             }, seed: 0))
                 model.SavePretrained(dir);
-            var data = TempJsonl.Write("{\"text\": \"The capital of Velmora is Tarsk.\"}", "{\"prompt\": \"2 + 3 =\", \"completion\": \" 5\"}");
-            Assert.Equal(0, Run("train", "--method", "sft", "--model", dir, "--dataset", data, "--output", output, "--max-steps", "2", "--batch-size", "2"));
+            var data = TempJsonl.Write("{\"text\": \"The capital of Velmora is Tarsk.\"}",
+                "{\"prompt\": \"2 + 3 =\", \"completion\": \" 5\"}");
+            Assert.Equal(0, Run("train", "--method", "sft", "--model", dir, "--dataset", data, "--output", output,
+                "--max-steps", "2", "--batch-size", "2"));
             Assert.Equal(0, Run("generate", "--model", output, "--prompt", "The capital", "--max-new-tokens", "3"));
-            Assert.Equal(0, Run("generate", "--model", output, "--prompt", "hi", "--chat", "--max-new-tokens", "3")); // Qwen3's own Jinja template
-            var chat = TempJsonl.Write("{\"messages\": [{\"role\": \"user\", \"content\": \"2 + 3?\"}, {\"role\": \"assistant\", \"content\": \"5\"}]}");
-            Assert.Equal(0, Run("train", "--method", "sft", "--model", dir, "--dataset", chat, "--output", output + "-chat", "--max-steps", "1", "--batch-size", "1"));
+            // Qwen3's own Jinja template
+            Assert.Equal(0, Run("generate", "--model", output, "--prompt", "hi", "--chat", "--max-new-tokens", "3"));
+            var chat = TempJsonl.Write(
+                "{\"messages\": [{\"role\": \"user\", \"content\": \"2 + 3?\"}, {\"role\": \"assistant\", \"content\": \"5\"}]}");
+            Assert.Equal(0, Run("train", "--method", "sft", "--model", dir, "--dataset", chat, "--output", output + "-chat",
+                "--max-steps", "1", "--batch-size", "1"));
         }
         finally { foreach (var d in new[] { dir, output, output + "-chat" }) if (Directory.Exists(d)) Directory.Delete(d, true); }
     }
 
     [Fact]
-    public void CompareRejectsZeroSeeds() => Assert.Equal(2, Run("compare", "--seeds", "0", "--output", Path.Combine(Path.GetTempPath(), "iftsharp-none")));
+    public void CompareRejectsZeroSeeds() =>
+        Assert.Equal(2, Run("compare", "--seeds", "0", "--output", Path.Combine(Path.GetTempPath(), "iftsharp-none")));
 }

@@ -16,7 +16,8 @@ namespace IftSharp.Tests.Core;
 public class ScalarLifetimeTests
 {
     private static readonly Assembly TorchSharpAssembly = typeof(Scalar).Assembly;
-    private static readonly Assembly[] OwnAssemblies = [typeof(InputException).Assembly, typeof(IftSharp.Cli.Commands.CommandCatalog).Assembly];
+    private static readonly Assembly[] OwnAssemblies =
+        [typeof(InputException).Assembly, typeof(IftSharp.Cli.Commands.CommandCatalog).Assembly];
     private readonly Dictionary<MethodBase, bool> _makesTemporary = new();
 
     private static bool CreatesScalar(MethodBase m) =>
@@ -52,8 +53,10 @@ public class ScalarLifetimeTests
     public void NoTorchSharpCallMakesATemporaryScalar()
     {
         var offenders = Calls()
-            .Where(call => call.Callee.DeclaringType?.Assembly == TorchSharpAssembly && !IsOwnOptimizerBase(call) && MakesTemporaryScalar(call.Callee))
-            .Select(call => $"{Name(call.Caller)} calls {Name(call.Callee)}({string.Join(", ", call.Callee.GetParameters().Select(p => p.ParameterType.Name))})")
+            .Where(call => call.Callee.DeclaringType?.Assembly == TorchSharpAssembly && !IsOwnOptimizerBase(call)
+                           && MakesTemporaryScalar(call.Callee))
+            .Select(call => $"{Name(call.Caller)} calls {Name(call.Callee)}"
+                            + $"({string.Join(", ", call.Callee.GetParameters().Select(p => p.ParameterType.Name))})")
             .Distinct().ToList();
         Assert.True(offenders.Count == 0, "use ScalarArithmetic instead:\n" + string.Join("\n", offenders));
     }

@@ -12,7 +12,8 @@ public class ConversationDatasetTests
 {
     private static string Write(params string[] lines) => TempJsonl.Write(lines);
 
-    private const string Good = "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Yo\"}]}";
+    private const string Good =
+        "{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}, {\"role\": \"assistant\", \"content\": \"Yo\"}]}";
 
     [Theory]
     [InlineData("{\"messages\": [", ":2: malformed JSON")]
@@ -56,7 +57,8 @@ public class ConversationDatasetTests
     public void LabelsCoverExactlyTheAssistantTokensAndTheirEndOfTurn()
     {
         var tokenizer = new ByteLevelTokenizer();
-        var example = ConversationDataset.Tokenize([new ChatMessage("user", "Hi"), new ChatMessage("assistant", "Yo")], tokenizer, new ChatMlTemplate(), 512);
+        var example = ConversationDataset.Tokenize([new ChatMessage("user", "Hi"), new ChatMessage("assistant", "Yo")], tokenizer,
+            new ChatMlTemplate(), 512);
         // "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\nYo<|im_end|>\n": labelled = 'Y', 'o', <|im_end|>.
         var labelled = example.Labels.Select((l, i) => (l, i)).Where(x => x.l != -100).Select(x => example.InputIds[x.i]).ToArray();
         Assert.Equal(new[] { (int)'Y', (int)'o', tokenizer.TokenToId("<|im_end|>")!.Value }, labelled);
@@ -243,7 +245,8 @@ public class ConversationDatasetTests
     public void APromptThatFillsMaxLengthIsAnError()
     {
         var e = Assert.Throws<InputException>(() => ConversationDataset.Tokenize(
-            [new ChatMessage("user", new string('x', 100)), new ChatMessage("assistant", "y")], new ByteLevelTokenizer(), new ChatMlTemplate(), 64, source: "d.jsonl", line: 7));
+            [new ChatMessage("user", new string('x', 100)), new ChatMessage("assistant", "y")], new ByteLevelTokenizer(),
+            new ChatMlTemplate(), 64, source: "d.jsonl", line: 7));
         Assert.Contains("d.jsonl:7", e.Message);
         Assert.Contains("max_length", e.Message);
     }

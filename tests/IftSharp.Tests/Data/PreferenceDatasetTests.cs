@@ -18,8 +18,10 @@ public class PreferenceDatasetTests
     {
         var path = Write(
             "{\"prompt\": \"2+2?\", \"chosen\": \"4\", \"rejected\": \"5\"}",
-            "{\"prompt\": [{\"role\": \"user\", \"content\": \"2+2?\"}], \"chosen\": [{\"role\": \"assistant\", \"content\": \"4\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"5\"}]}",
-            "{\"chosen\": [{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"4\"}], \"rejected\": [{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"5\"}]}");
+            "{\"prompt\": [{\"role\": \"user\", \"content\": \"2+2?\"}], \"chosen\": [{\"role\": \"assistant\", \"content\": \"4\"}], "
+                + "\"rejected\": [{\"role\": \"assistant\", \"content\": \"5\"}]}",
+            "{\"chosen\": [{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"4\"}], "
+                + "\"rejected\": [{\"role\": \"user\", \"content\": \"2+2?\"}, {\"role\": \"assistant\", \"content\": \"5\"}]}");
         try
         {
             var tokenizer = new ByteLevelTokenizer();
@@ -46,7 +48,8 @@ public class PreferenceDatasetTests
     [Fact]
     public void EarlierAssistantTurnsOfThePromptStayUnlabelled()
     {
-        var path = Write("{\"prompt\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"}, {\"role\": \"user\", \"content\": \"bye?\"}], \"chosen\": \"bye\", \"rejected\": \"no\"}");
+        var path = Write("{\"prompt\": [{\"role\": \"user\", \"content\": \"hi\"}, {\"role\": \"assistant\", \"content\": \"hello\"}, "
+            + "{\"role\": \"user\", \"content\": \"bye?\"}], \"chosen\": \"bye\", \"rejected\": \"no\"}");
         try
         {
             var pair = PreferenceDataset.Read(path, new ByteLevelTokenizer(), new ChatMlTemplate(), 256)[0];
@@ -87,8 +90,10 @@ public class PreferenceDatasetTests
         "\"rejected\": \"b\"}",
         ":1: field 'chosen[0].content': empty assistant message")]
     [InlineData("{\"chosen\": \"a\", \"rejected\": \"b\"}", ":1: field 'prompt': missing; expected a \"prompt\" field")]
-    [InlineData("{\"chosen\": [{\"role\": \"assistant\", \"content\": \"a\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"b\"}]}", ":1: field 'prompt': missing")]
-    [InlineData("{\"prompt\": [{\"role\": \"bot\", \"content\": \"x\"}], \"chosen\": \"a\", \"rejected\": \"b\"}", ":1: field 'prompt[0].role'")]
+    [InlineData("{\"chosen\": [{\"role\": \"assistant\", \"content\": \"a\"}], "
+        + "\"rejected\": [{\"role\": \"assistant\", \"content\": \"b\"}]}", ":1: field 'prompt': missing")]
+    [InlineData("{\"prompt\": [{\"role\": \"bot\", \"content\": \"x\"}], \"chosen\": \"a\", \"rejected\": \"b\"}",
+        ":1: field 'prompt[0].role'")]
     public void BadRowsNameTheField(string line, string expected)
     {
         var path = Write(line);

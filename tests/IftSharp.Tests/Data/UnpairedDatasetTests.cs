@@ -13,7 +13,8 @@ public class UnpairedDatasetTests
     public void RowsTokeniseAsPreferenceCompletionsDoWithTheirLabels()
     {
         var path = TempJsonl.Write(
-            "{\"prompt\": [{\"role\": \"user\", \"content\": \"1+1?\"}], \"completion\": [{\"role\": \"assistant\", \"content\": \"2\"}], \"label\": true}",
+            "{\"prompt\": [{\"role\": \"user\", \"content\": \"1+1?\"}], "
+                + "\"completion\": [{\"role\": \"assistant\", \"content\": \"2\"}], \"label\": true}",
             "{\"prompt\": \"1+1?\", \"completion\": \"3\", \"label\": false}");
         try
         {
@@ -21,7 +22,8 @@ public class UnpairedDatasetTests
             Assert.Equal([true, false], rows.Select(r => r.Desirable));
             // A completion is tokenised as a preference side (TRL's KTOTrainer and DPOTrainer build both the same way).
             var pairPath = TempJsonl.Write("{\"prompt\": [{\"role\": \"user\", \"content\": \"1+1?\"}], "
-                + "\"chosen\": [{\"role\": \"assistant\", \"content\": \"2\"}], \"rejected\": [{\"role\": \"assistant\", \"content\": \"3\"}]}");
+                + "\"chosen\": [{\"role\": \"assistant\", \"content\": \"2\"}], "
+                + "\"rejected\": [{\"role\": \"assistant\", \"content\": \"3\"}]}");
             try
             {
                 var chosen = PreferenceDataset.Read(pairPath, new ByteLevelTokenizer(), new ChatMlTemplate(), 64)[0].Chosen;

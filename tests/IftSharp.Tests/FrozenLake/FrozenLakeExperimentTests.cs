@@ -47,7 +47,9 @@ public class FrozenLakeExperimentTests
         var x = FrozenLakeExperiment.IftInput(net, map, route, 0.2);
         Assert.False(x.requires_grad);
         // ŝ_0 = s*_0; ŝ_t is where Right leads from s*_{t−1} (into a hole counts: the state is the hole).
-        var expected = new[] { 0 }.Concat(route.States.Take(route.States.Count - 1).Select(s => map.Step(s, LakeAction.Right).Next)).ToArray();
+        var expected = new[] { 0 }
+            .Concat(route.States.Take(route.States.Count - 1).Select(s => map.Step(s, LakeAction.Right).Next))
+            .ToArray();
         for (int t = 0; t < route.States.Count; t++)
         {
             var row = x[t];

@@ -7,7 +7,8 @@ namespace IftSharp.Tests.Models;
 public class GenerationTests
 {
     // A wide initialiser makes the random model's next-token distribution peaked enough that greedy ties do not occur.
-    private static LlamaForCausalLM Model(bool tied = true) => ModelFactory.CreateFromConfig(TinyModels.Llama(tied) with { EosTokenId = null }, seed: 11);
+    private static LlamaForCausalLM Model(bool tied = true) =>
+        ModelFactory.CreateFromConfig(TinyModels.Llama(tied) with { EosTokenId = null }, seed: 11);
 
     private static readonly int[][] Prompts = [[5, 17, 42, 8, 3], [9, 12], [33, 34, 35]];
 
@@ -85,7 +86,10 @@ public class GenerationTests
     public void SeededSamplingIsReproducibleAndSeedSensitive()
     {
         using var model = Model();
-        var options = new GenerationOptions { MaxNewTokens = 15, Temperature = 1.5, TopK = 50, TopP = 0.95, RepetitionPenalty = 1.3, Seed = 99 };
+        var options = new GenerationOptions
+        {
+            MaxNewTokens = 15, Temperature = 1.5, TopK = 50, TopP = 0.95, RepetitionPenalty = 1.3, Seed = 99,
+        };
         var a = TokenGenerator.Generate(model, Prompts, options);
         var b = TokenGenerator.Generate(model, Prompts, options);
         var c = TokenGenerator.Generate(model, Prompts, options with { Seed = 100 });
@@ -119,10 +123,12 @@ public class GenerationTests
         using var rng = new TorchSharp.torch.Generator(1);
         var logits = tensor(new float[] { 2f, -1f, 0.5f, 3f, -2f }).unsqueeze(0);
         var previous = tensor(new long[] { 3, 1 }).unsqueeze(0);
+        var topOne = new GenerationOptions { Temperature = 5, TopK = 1 };
+        var tinyNucleus = new GenerationOptions { Temperature = 5, TopP = 0.01 };
         for (int i = 0; i < 20; i++)
         {
-            Assert.Equal(3, TokenGenerator.NextTokens(logits, previous, new GenerationOptions { Temperature = 5, TopK = 1 }, rng).item<long>());
-            Assert.Equal(3, TokenGenerator.NextTokens(logits, previous, new GenerationOptions { Temperature = 5, TopP = 0.01 }, rng).item<long>());
+            Assert.Equal(3, TokenGenerator.NextTokens(logits, previous, topOne, rng).item<long>());
+            Assert.Equal(3, TokenGenerator.NextTokens(logits, previous, tinyNucleus, rng).item<long>());
         }
         // Penalty 2: token 3's logit 3 → 1.5 (below token 0's 2); token 1's −1 → −2. Greedy then picks token 0.
         Assert.Equal(0, TokenGenerator.NextTokens(logits, previous, new GenerationOptions { RepetitionPenalty = 2 }, rng).item<long>());

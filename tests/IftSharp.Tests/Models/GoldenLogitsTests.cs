@@ -27,9 +27,12 @@ public class GoldenLogitsTests
         var ids = Matrix(doc.RootElement.GetProperty("input_ids"));
         var mask = Matrix(doc.RootElement.GetProperty("attention_mask"));
         var expected = doc.RootElement.GetProperty("logits").EnumerateArray()
-            .Select(seq => seq.EnumerateArray().Select(row => row.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray()).ToArray();
+            .Select(seq => seq.EnumerateArray().Select(row => row.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray())
+            .ToArray();
         Tensor logits;
-        using (no_grad()) logits = model.Forward(tensor(ids.SelectMany(r => r).ToArray(), [ids.Length, ids[0].Length]), tensor(mask.SelectMany(r => r).ToArray(), [mask.Length, mask[0].Length]));
+        var idsTensor = tensor(ids.SelectMany(r => r).ToArray(), [ids.Length, ids[0].Length]);
+        var maskTensor = tensor(mask.SelectMany(r => r).ToArray(), [mask.Length, mask[0].Length]);
+        using (no_grad()) logits = model.Forward(idsTensor, maskTensor);
         double worst = 0;
         int compared = 0;
         for (int b = 0; b < ids.Length; b++)

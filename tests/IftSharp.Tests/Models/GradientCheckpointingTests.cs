@@ -17,12 +17,9 @@ namespace IftSharp.Tests.Models;
 public class GradientCheckpointingTests
 {
     private static LlamaForCausalLM Model(bool tied, ScalarType dtype = ScalarType.Float64) =>
-        ModelFactory.CreateFromConfig(TinyModels.Llama(tied) with { InitializerRange = 0.3 }, seed: 3, dtype);
+        TinyModels.GradientLlama(tied, seed: 3, dtype);
 
     private static Tensor LeftPaddedMask() => tensor(new long[] { 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 }, [2, 6]);
-
-    private static IEnumerable<(string, Tensor)> Named(nn.Module model, params (string, Tensor)[] extra) =>
-        model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(extra);
 
     [Theory]
     [InlineData(true, false)]
@@ -42,11 +39,12 @@ public class GradientCheckpointingTests
             return logits.detach();
         }
         var plainLogits = Run();
-        var expected = GradientSnapshot.Take(Named(model, ("inputs_embeds", embeds)));
+        var named = GradientSnapshot.Parameters(model, ("inputs_embeds", embeds));
+        var expected = GradientSnapshot.Take(named);
         model.GradientCheckpointing = true;
         var checkpointedLogits = Run();
         Assert.True(plainLogits.eq(checkpointedLogits).all().item<bool>(), "the forward pass is unchanged");
-        GradientSnapshot.AssertEqual(expected, GradientSnapshot.Take(Named(model, ("inputs_embeds", embeds))), 1e-10);
+        GradientSnapshot.AssertEqual(expected, GradientSnapshot.Take(named), 1e-10);
     }
 
     [Fact]
@@ -60,10 +58,11 @@ public class GradientCheckpointingTests
         labels[TensorIndex.Colon, TensorIndex.Slice(0, 2)] = full(2, 2, TokenLogProbs.IgnoreIndex, ScalarType.Int64);
         using var frozen = new FrozenEmbeddingCopy(model);
         IftForward.Loss(model, ids, labels, LeftPaddedMask(), new IftOptions(), frozen).Loss.backward();
-        var expected = GradientSnapshot.Take(Named(model));
+        var named = GradientSnapshot.Parameters(model);
+        var expected = GradientSnapshot.Take(named);
         model.GradientCheckpointing = true;
         IftForward.Loss(model, ids, labels, LeftPaddedMask(), new IftOptions(), frozen, chunk: 4).Loss.backward();
-        GradientSnapshot.AssertEqual(expected, GradientSnapshot.Take(Named(model)), 1e-10);
+        GradientSnapshot.AssertEqual(expected, GradientSnapshot.Take(named), 1e-10);
     }
 
     [Fact]
@@ -112,10 +111,11 @@ public class GradientCheckpointingTests
             Sft.Loss(logps, mask).Loss.backward();
         }
         Step();
-        var expected = GradientSnapshot.Take(Named(model));
+        var named = GradientSnapshot.Parameters(model);
+        var expected = GradientSnapshot.Take(named);
         model.GradientCheckpointing = true;
         Step();
-        GradientSnapshot.AssertEqual(expected, GradientSnapshot.Take(Named(model)), 1e-6); // measured: bit-identical
+        GradientSnapshot.AssertEqual(expected, GradientSnapshot.Take(named), 1e-6); // measured: bit-identical
     }
 
     [Fact]

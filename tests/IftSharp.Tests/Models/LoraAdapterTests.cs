@@ -12,7 +12,7 @@ namespace IftSharp.Tests.Models;
 public class LoraAdapterTests
 {
     private static LlamaForCausalLM Model(ScalarType dtype = ScalarType.Float64) =>
-        ModelFactory.CreateFromConfig(TinyModels.Llama(tied: false) with { InitializerRange = 0.3 }, seed: 4, dtype);
+        TinyModels.GradientLlama(tied: false, seed: 4, dtype);
 
     private static Tensor Ids() => randint(3, 97, new long[] { 2, 6 }, generator: new torch.Generator(5));
 

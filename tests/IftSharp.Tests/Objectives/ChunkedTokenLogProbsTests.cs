@@ -17,7 +17,7 @@ namespace IftSharp.Tests.Objectives;
 public class ChunkedTokenLogProbsTests
 {
     private static LlamaForCausalLM Model(bool tied, ScalarType dtype = ScalarType.Float64) =>
-        ModelFactory.CreateFromConfig(TinyModels.Llama(tied) with { InitializerRange = 0.3 }, seed: 5, dtype);
+        TinyModels.GradientLlama(tied, seed: 5, dtype);
 
     // Three rows of 7 tokens: row 1 is left-padded by 2; the first 3 real tokens of each row are prompt (label -100).
     private static (Tensor Ids, Tensor Mask, Tensor Labels) Batch()
@@ -30,9 +30,6 @@ public class ChunkedTokenLogProbsTests
         labels[1, TensorIndex.Slice(0, 5)] = full(5, TokenLogProbs.IgnoreIndex, ScalarType.Int64);
         return (ids, mask, labels);
     }
-
-    private static IEnumerable<(string, Tensor)> Named(nn.Module model, Tensor embeds) =>
-        model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Append(("inputs_embeds", embeds));
 
     [Theory]
     [InlineData(true, 1)]
@@ -51,7 +48,8 @@ public class ChunkedTokenLogProbsTests
         var (old, oldMask) = TokenLogProbs.Gather(model.ForwardEmbeddings(embeds, mask), labels, temperature: 0.8);
         Assert.True(plain.eq(old).all().item<bool>() && plainMask.eq(oldMask).all().item<bool>(), "without a chunk the path is Gather's");
         (plain * weights).sum().backward();
-        var expected = GradientSnapshot.Take(Named(model, embeds));
+        var named = GradientSnapshot.Parameters(model, ("inputs_embeds", embeds));
+        var expected = GradientSnapshot.Take(named);
 
         var (chunked, chunkedMask) = TokenLogProbs.FromModel(model, embeds, mask, labels, temperature: 0.8, chunk: chunk);
         Assert.Equal(ScalarType.Float64, chunked.dtype);
@@ -59,7 +57,7 @@ public class ChunkedTokenLogProbsTests
         Gradients.AssertClose(plain, chunked, 1e-12);
         Assert.Equal(0.0, chunked.masked_select(chunkedMask.eq(0)).abs().sum().item<double>()); // masked positions hold 0
         (chunked * weights).sum().backward();
-        GradientSnapshot.AssertEqual(expected, GradientSnapshot.Take(Named(model, embeds)), 1e-10);
+        GradientSnapshot.AssertEqual(expected, GradientSnapshot.Take(named), 1e-10);
     }
 
     [Fact]
@@ -72,7 +70,7 @@ public class ChunkedTokenLogProbsTests
         var labels = tensor(new long[,] { { -100, -100, 2, 7, 3, 9 }, { -100, -100, 8, 1, -100, -100 } });
         var (plain, plainMask) = TokenLogProbs.FromModel(model, ids, null, labels);
         Sft.Loss(plain, plainMask).Loss.backward();
-        var named = model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList();
+        var named = GradientSnapshot.Parameters(model);
         var expected = GradientSnapshot.Take(named);
         Assert.Contains("lm_head.bias", expected.Keys);
         var (chunked, chunkedMask) = TokenLogProbs.FromModel(model, ids, null, labels, chunk: 2);
@@ -112,7 +110,7 @@ public class ChunkedTokenLogProbsTests
         var options = new IftOptions();
         var plain = IftForward.Loss(model, ids, labels, mask, options, frozen);
         plain.Loss.backward();
-        var named = model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList();
+        var named = GradientSnapshot.Parameters(model);
         var expected = GradientSnapshot.Take(named);
         var chunked = IftForward.Loss(model, ids, labels, mask, options, frozen, chunk: 3);
         Assert.Equal(plain.Loss.item<double>(), chunked.Loss.item<double>(), 12);
@@ -130,7 +128,7 @@ public class ChunkedTokenLogProbsTests
         model.to(ScalarType.BFloat16);
         model.EmbedTokens.to(ScalarType.Float32);
         var (ids, mask, labels) = Batch();
-        var named = model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).ToList();
+        var named = GradientSnapshot.Parameters(model);
         var (plain, plainMask) = TokenLogProbs.FromModel(model, ids, mask, labels);
         Assert.Equal(ScalarType.Float32, plain.dtype);
         Sft.Loss(plain, plainMask).Loss.backward();

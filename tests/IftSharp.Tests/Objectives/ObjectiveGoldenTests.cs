@@ -46,7 +46,8 @@ public class ObjectiveGoldenTests
         using var scope = NewDisposeScope();
         var (logps, mask) = Tokens();
         var expected = Golden.GetProperty(name);
-        AssertLossAndGrad(x => Sft.Loss(x, mask, reduction).Loss, logps, expected.GetProperty("loss").GetDouble(), expected.GetProperty("grad"));
+        AssertLossAndGrad(x => Sft.Loss(x, mask, reduction).Loss, logps, expected.GetProperty("loss").GetDouble(),
+            expected.GetProperty("grad"));
     }
 
     public static IEnumerable<object[]> IftCases() =>
@@ -62,8 +63,19 @@ public class ObjectiveGoldenTests
         {
             Gamma = c.GetProperty("gamma").GetDouble(),
             DetachWeights = c.GetProperty("detach").GetBoolean(),
-            Propagation = c.GetProperty("propagation").GetString() switch { "loss" => IftPropagation.Loss, "logps" => IftPropagation.Logps, _ => IftPropagation.Mask },
-            Norm = c.GetProperty("norm").GetString() switch { "L1" => IftNorm.L1, "L2" => IftNorm.L2, "softmax" => IftNorm.Softmax, _ => IftNorm.Log },
+            Propagation = c.GetProperty("propagation").GetString() switch
+            {
+                "loss" => IftPropagation.Loss,
+                "logps" => IftPropagation.Logps,
+                _ => IftPropagation.Mask,
+            },
+            Norm = c.GetProperty("norm").GetString() switch
+            {
+                "L1" => IftNorm.L1,
+                "L2" => IftNorm.L2,
+                "softmax" => IftNorm.Softmax,
+                _ => IftNorm.Log,
+            },
         };
         var (logps, mask) = Tokens();
         AssertLossAndGrad(x => Ift.Loss(x, mask, options).Loss, logps, c.GetProperty("loss").GetDouble(), c.GetProperty("grad"),
@@ -187,7 +199,8 @@ public class ObjectiveGoldenTests
         return (Fixture.Tensor(t.GetProperty("logps")), Fixture.Tensor(t.GetProperty("mask")));
     }
 
-    private sealed record PairData(Tensor Chosen, Tensor ChosenMask, Tensor Rejected, Tensor RejectedMask, SequenceLogps RefChosen, SequenceLogps RefRejected);
+    private sealed record PairData(Tensor Chosen, Tensor ChosenMask, Tensor Rejected, Tensor RejectedMask, SequenceLogps RefChosen,
+        SequenceLogps RefRejected);
 
     private static PairData Pairs()
     {
@@ -200,7 +213,8 @@ public class ObjectiveGoldenTests
     }
 
     /// <param name="finiteDifferences">False where the gradient deliberately differs from the loss's derivative (detached weights).</param>
-    private static void AssertLossAndGrad(Func<Tensor, Tensor> loss, Tensor at, double expectedLoss, JsonElement expectedGrad, bool finiteDifferences = true)
+    private static void AssertLossAndGrad(Func<Tensor, Tensor> loss, Tensor at, double expectedLoss, JsonElement expectedGrad,
+        bool finiteDifferences = true)
     {
         var x = at.clone().requires_grad_(true);
         var l = loss(x);

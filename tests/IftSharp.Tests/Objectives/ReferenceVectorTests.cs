@@ -15,8 +15,8 @@ public class ReferenceVectorTests
     {
         // policy − reference = 2.0 for the winner and −1.0 for the loser; one token each.
         var one = tensor(new[] { 1.0 }, dtype: ScalarType.Float64);
-        return (new SequenceLogps(tensor(new[] { -1.0 }, dtype: ScalarType.Float64), one), new SequenceLogps(tensor(new[] { -4.0 }, dtype: ScalarType.Float64), one),
-                new SequenceLogps(tensor(new[] { -3.0 }, dtype: ScalarType.Float64), one), new SequenceLogps(tensor(new[] { -3.0 }, dtype: ScalarType.Float64), one));
+        SequenceLogps Sequence(double logp) => new(tensor(new[] { logp }, dtype: ScalarType.Float64), one);
+        return (Sequence(-1.0), Sequence(-4.0), Sequence(-3.0), Sequence(-3.0));
     }
 
     [Theory]
@@ -27,8 +27,10 @@ public class ReferenceVectorTests
         using var scope = NewDisposeScope();
         var (pc, pr, rc, rr) = DeltaPair();
         Assert.Equal(official, Exo.PairLoss(pc, pr, rc, rr, new ExoOptions { BetaPi = beta }).Loss.item<double>(), 6);
-        Assert.Equal(trl1e3, Exo.PairLoss(pc, pr, rc, rr, new ExoOptions { BetaPi = beta, TargetKind = ExoTarget.Smoothed, LabelSmoothing = 1e-3 }).Loss.item<double>(), 6);
-        Assert.Equal(trlE10, Dpo.Loss(pc, pr, rc, rr, new DpoOptions { Beta = beta, LossType = DpoLossType.ExoPair, LabelSmoothing = Math.Exp(-10) }).Loss.item<double>(), 6);
+        var smoothed = new ExoOptions { BetaPi = beta, TargetKind = ExoTarget.Smoothed, LabelSmoothing = 1e-3 };
+        Assert.Equal(trl1e3, Exo.PairLoss(pc, pr, rc, rr, smoothed).Loss.item<double>(), 6);
+        var exoPair = new DpoOptions { Beta = beta, LossType = DpoLossType.ExoPair, LabelSmoothing = Math.Exp(-10) };
+        Assert.Equal(trlE10, Dpo.Loss(pc, pr, rc, rr, exoPair).Loss.item<double>(), 6);
         Assert.Equal(dpo, Dpo.Loss(pc, pr, rc, rr, new DpoOptions { Beta = beta }).Loss.item<double>(), 6);
     }
 

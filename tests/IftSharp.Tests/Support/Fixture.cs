@@ -17,7 +17,12 @@ public static class Fixture
     {
         var shape = new List<long>();
         var cursor = e;
-        while (cursor.ValueKind == JsonValueKind.Array) { shape.Add(cursor.GetArrayLength()); if (cursor.GetArrayLength() == 0) break; cursor = cursor[0]; }
+        while (cursor.ValueKind == JsonValueKind.Array)
+        {
+            shape.Add(cursor.GetArrayLength());
+            if (cursor.GetArrayLength() == 0) break;
+            cursor = cursor[0];
+        }
         var values = new List<double>();
         Flatten(e, values);
         return tensor(values.ToArray(), dtype: ScalarType.Float64).reshape(shape.ToArray()).to_type(dtype);

@@ -6,6 +6,10 @@ namespace IftSharp.Tests.Support;
 /// <summary>Copies of named gradients, to compare two backward passes that should agree.</summary>
 public static class GradientSnapshot
 {
+    /// <summary>A module's named parameters, then <paramref name="extra"/> (inputs whose gradients are compared too).</summary>
+    public static List<(string Name, Tensor Tensor)> Parameters(nn.Module model, params (string, Tensor)[] extra) =>
+        model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)).Concat(extra).ToList();
+
     /// <summary>Clones of every named tensor's gradient (absent gradients left out), then clears them.</summary>
     public static Dictionary<string, Tensor> Take(IEnumerable<(string Name, Tensor Tensor)> tensors)
     {

@@ -6,7 +6,9 @@ namespace IftSharp.Tests.Support;
 
 public static class Gradients
 {
-    /// <summary>Checks autograd's gradient of a scalar function of a float64 tensor against central finite differences at every coordinate.</summary>
+    /// <summary>
+    /// Checks autograd's gradient of a scalar function of a float64 tensor against central finite differences at every coordinate.
+    /// </summary>
     public static void CheckFiniteDifferences(Func<Tensor, Tensor> f, Tensor at, double h = 1e-6, double tolerance = 1e-6)
     {
         using var scope = NewDisposeScope();

@@ -18,6 +18,7 @@ public static class TinyLlama
     /// <summary>"Reverse cat" → "tac" and the like, tokenised with the ChatML template, loss on the answers.</summary>
     public static List<TrainingExample> ReversalExamples(int count = 4) =>
         new[] { ("cat", "tac"), ("dog", "god"), ("sun", "nus"), ("owl", "lwo"), ("bee", "eeb") }.Take(count)
-            .Select(w => ConversationDataset.Tokenize([new ChatMessage("user", "Reverse " + w.Item1), new ChatMessage("assistant", w.Item2)],
+            .Select(w => ConversationDataset.Tokenize(
+                [new ChatMessage("user", "Reverse " + w.Item1), new ChatMessage("assistant", w.Item2)],
                 new ByteLevelTokenizer(), new ChatMlTemplate(), 64)).ToList();
 }

@@ -46,7 +46,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     internal static BpeTokenizer Open(string dir) => BpeTokenizer.Load(Path.Combine(dir, "tokenizer.json"), Path.Combine(dir,
         "tokenizer_config.json"));
 
-    private static List<JsonElement> Cases(string name) => Fixture.Json("tokenization", "bpe_reference.json").GetProperty(name).EnumerateArray().ToList();
+    private static List<JsonElement> Cases(string name) =>
+        Fixture.Json("tokenization", "bpe_reference.json").GetProperty(name).EnumerateArray().ToList();
 
     private static int[] Ints(JsonElement e) => e.EnumerateArray().Select(x => x.GetInt32()).ToArray();
 
@@ -61,7 +62,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
         foreach (var c in cases)
         {
             var text = c.GetProperty("text").GetString()!;
-            Assert.True(Ints(c.GetProperty("ids")).SequenceEqual(tokenizer.Encode(text).Ids), $"{name}: ids of {JsonSerializer.Serialize(text)}");
+            Assert.True(Ints(c.GetProperty("ids")).SequenceEqual(tokenizer.Encode(text).Ids),
+                $"{name}: ids of {JsonSerializer.Serialize(text)}");
             Assert.True(Ints(c.GetProperty("ids_with_special_tokens")).SequenceEqual(tokenizer.Encode(text, addSpecialTokens: true).Ids),
                 $"{name}: ids with special tokens of {JsonSerializer.Serialize(text)}");
         }
@@ -126,7 +128,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
                 if (!faithful) { i++; continue; }
                 Assert.True(start <= covered, where + " leaves a gap");
                 int j = i + 1, clusterEnd = end;
-                while (j < encoded.Ids.Count && encoded.Offsets[j].Start < clusterEnd) clusterEnd = Math.Max(clusterEnd, encoded.Offsets[j++].End);
+                while (j < encoded.Ids.Count && encoded.Offsets[j].Start < clusterEnd)
+                    clusterEnd = Math.Max(clusterEnd, encoded.Offsets[j++].End);
                 if (j - i > 1 && encoded.Offsets.Skip(i).Take(j - i).Distinct().Count() < j - i) clustersOfPartialCharacters++;
                 var span = text[start..clusterEnd];
                 var decoded = tokenizer.Decode(encoded.Ids.Skip(i).Take(j - i), skipSpecialTokens: false, cleanUpSpaces: false);
@@ -159,7 +162,10 @@ public class BpeTokenizerTests(ITestOutputHelper output)
         Assert.Equal((1, 12), stripped.Offsets[^1]);
     }
 
-    /// <summary>Hand-derived from tokenizers' added vocabulary: a single_word token counts only between non-alphanumeric characters (the reference encoder ignores the flag).</summary>
+    /// <summary>
+    /// Hand-derived from tokenizers' added vocabulary: a single_word token counts only between non-alphanumeric characters
+    /// (the reference encoder ignores the flag).
+    /// </summary>
     [Fact]
     public void ASingleWordAddedTokenIsFoundOnlyBetweenNonWordCharacters()
     {
@@ -241,7 +247,9 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     {
         var tokenizer = Open(QwenDir.Value);
         var texts = Cases("qwen3").Select(c => c.GetProperty("text").GetString()!).ToArray();
-        var expected = texts.Select(t => Ints(Cases("qwen3").First(c => c.GetProperty("text").GetString() == t).GetProperty("ids"))).ToArray();
+        var expected = texts
+            .Select(t => Ints(Cases("qwen3").First(c => c.GetProperty("text").GetString() == t).GetProperty("ids")))
+            .ToArray();
         var results = new int[texts.Length * 8][];
         Parallel.For(0, results.Length, i => results[i] = tokenizer.Encode(texts[i % texts.Length]).Ids.ToArray());
         for (int i = 0; i < results.Length; i++) Assert.Equal(expected[i % texts.Length], results[i]);
@@ -283,7 +291,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     {
         var tokenizer = Open(QwenDir.Value); // a new instance: nothing cached
         var random = new Random(7);
-        var alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?'\"()[]{}<>-_=+*/\\ éüñ日本語中文한국".Select(c => c.ToString()).Append("😀").Append("𝔘").ToArray();
+        var alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?'\"()[]{}<>-_=+*/\\ éüñ日本語中文한국"
+            .Select(c => c.ToString()).Append("😀").Append("𝔘").ToArray();
         var text = new StringBuilder();
         while (text.Length < 10_000)
         {
@@ -324,7 +333,8 @@ public class BpeTokenizerTests(ITestOutputHelper output)
         Assert.Equal("<|im_end|>", qwen.EosToken);
         Assert.Equal(151645, qwen.EosTokenId);
         Assert.IsType<JinjaChatTemplate>(template);
-        Assert.Equal("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n", template!.Render([new ChatMessage("user", "hi")], addGenerationPrompt: true).Text);
+        Assert.Equal("<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
+            template!.Render([new ChatMessage("user", "hi")], addGenerationPrompt: true).Text);
         var llama = Assert.IsType<BpeTokenizer>(TokenizerLoader.Load(LlamaDir.Value).Tokenizer);
         Assert.Equal(128000, llama.BosTokenId);
 
@@ -342,9 +352,11 @@ public class BpeTokenizerTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("""{"model": {"type": "Unigram", "vocab": []}, "pre_tokenizer": null}""", "field 'model.type': 'Unigram' is not supported; expected 'BPE'")]
+    [InlineData("""{"model": {"type": "Unigram", "vocab": []}, "pre_tokenizer": null}""",
+        "field 'model.type': 'Unigram' is not supported; expected 'BPE'")]
     [InlineData("""{"model": {"type": "WordPiece", "vocab": {}}}""", "field 'model.type': 'WordPiece' is not supported")]
-    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}}""", "field 'model.merges[0]': 'aa' is not in the vocabulary")]
+    [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a"]}}""",
+        "field 'model.merges[0]': 'aa' is not in the vocabulary")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a a a"]}}""", "field 'model.merges[0]': expected \"a b\"")]
     [InlineData("""{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [], "unk_token": "<unk>"}}""",
         "field 'model.unk_token': '<unk>' is not")]

@@ -32,7 +32,8 @@ public class ByteLevelTokenizerTests
         try
         {
             new ByteLevelTokenizer().Save(dir);
-            Assert.Equal(File.ReadAllText(Fixture.PathOf("tokenization", "byte_level_tokenizer.json")), File.ReadAllText(Path.Combine(dir, "tokenizer.json")));
+            Assert.Equal(File.ReadAllText(Fixture.PathOf("tokenization", "byte_level_tokenizer.json")),
+                File.ReadAllText(Path.Combine(dir, "tokenizer.json")));
             Assert.True(ByteLevelTokenizer.IsSavedIn(dir));
             using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "tokenizer_config.json")));
             Assert.Equal("<|im_end|>", config.RootElement.GetProperty("eos_token").GetString());

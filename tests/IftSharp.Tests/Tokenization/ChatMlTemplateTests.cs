@@ -4,7 +4,10 @@ using Xunit;
 
 namespace IftSharp.Tests.Tokenization;
 
-/// <summary>Golden renderings and assistant spans from Python's Jinja2 configured as transformers configures it (Fixtures/tools/make_chatml_fixtures.py).</summary>
+/// <summary>
+/// Golden renderings and assistant spans from Python's Jinja2 configured as transformers configures it
+/// (Fixtures/tools/make_chatml_fixtures.py).
+/// </summary>
 public class ChatMlTemplateTests
 {
     [Fact]

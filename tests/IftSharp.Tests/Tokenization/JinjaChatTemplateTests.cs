@@ -28,7 +28,8 @@ public class JinjaChatTemplateTests
 
     private static List<IReadOnlyDictionary<string, object?>> Messages(JsonElement c) =>
         c.GetProperty("messages").EnumerateArray()
-            .Select(m => (IReadOnlyDictionary<string, object?>)m.EnumerateObject().ToDictionary(p => p.Name, p => (object?)p.Value)).ToList();
+            .Select(m => (IReadOnlyDictionary<string, object?>)m.EnumerateObject()
+                .ToDictionary(p => p.Name, p => (object?)p.Value)).ToList();
 
     private static List<ChatMessage> ChatMessages(JsonElement c) =>
         c.GetProperty("messages").EnumerateArray()
@@ -57,7 +58,8 @@ public class JinjaChatTemplateTests
             {
                 var what = $"{name}/{c.GetProperty("conversation").GetString()}/{key}";
                 if (c.TryGetProperty(key, out var expected))
-                    Assert.True(expected.GetString() == template.RenderText(messages, gen), what + "\n" + template.RenderText(messages, gen));
+                    Assert.True(expected.GetString() == template.RenderText(messages, gen),
+                        what + "\n" + template.RenderText(messages, gen));
                 else
                 {
                     var e = Assert.Throws<InputException>(() => template.RenderText(messages, gen));
@@ -82,7 +84,11 @@ public class JinjaChatTemplateTests
             var source = snippet.GetProperty("source").GetString()!;
             string? actual;
             try { actual = new JinjaChatTemplate(source, tokens).RenderText(messages); }
-            catch (InputException e) { actual = null; if (!snippet.TryGetProperty("error", out _)) failures.Add($"{source}\n  threw: {e.Message}"); }
+            catch (InputException e)
+            {
+                actual = null;
+                if (!snippet.TryGetProperty("error", out _)) failures.Add($"{source}\n  threw: {e.Message}");
+            }
             if (actual is null) continue;
             if (snippet.TryGetProperty("text", out var expected))
             {
@@ -112,7 +118,8 @@ public class JinjaChatTemplateTests
         var jinja = Load("chatml");
         var chatMl = new ChatMlTemplate();
         int checkedSpans = 0;
-        foreach (var c in Cases("chatml").Where(c => c.GetProperty("messages").EnumerateArray().All(m => m.GetProperty("role").GetString() is "user" or "assistant" or "system")))
+        foreach (var c in Cases("chatml").Where(c => c.GetProperty("messages").EnumerateArray()
+                     .All(m => m.GetProperty("role").GetString() is "user" or "assistant" or "system")))
         {
             var messages = ChatMessages(c);
             var rendered = jinja.Render(messages);
@@ -170,8 +177,10 @@ public class JinjaChatTemplateTests
     public void Qwen3ReasoningSpansStartAtTheThinkBlockTheTemplateWrites()
     {
         // Qwen3 shows reasoning only after the last user turn; earlier turns keep just the answer
-        Assert.Equal(["4<|im_end|>", "<think>\nSix, clearly.\n</think>\n\n6<|im_end|>"], SpanTexts(RenderCase("qwen3", "reasoning_content")));
-        Assert.Equal(["4<|im_end|>", "<think>\nLate thought.\n</think>\n\n6<|im_end|>"], SpanTexts(RenderCase("qwen3", "think_in_content")));
+        Assert.Equal(["4<|im_end|>", "<think>\nSix, clearly.\n</think>\n\n6<|im_end|>"],
+            SpanTexts(RenderCase("qwen3", "reasoning_content")));
+        Assert.Equal(["4<|im_end|>", "<think>\nLate thought.\n</think>\n\n6<|im_end|>"],
+            SpanTexts(RenderCase("qwen3", "think_in_content")));
         Assert.Equal(["Hello.<|im_end|>", "4<|im_end|>"], SpanTexts(RenderCase("qwen3", "system_multi_turn")));
     }
 
@@ -179,9 +188,11 @@ public class JinjaChatTemplateTests
     public void AnAssistantTurnTheTemplateRewritesCannotBeLocated()
     {
         var shouting = new JinjaChatTemplate("{% for m in messages %}{{ m.content | upper }}<|end|>{% endfor %}");
-        var e = Assert.Throws<InputException>(() => shouting.Render([new ChatMessage("user", "hi"), new ChatMessage("assistant", "hello")]));
+        var e = Assert.Throws<InputException>(() =>
+            shouting.Render([new ChatMessage("user", "hi"), new ChatMessage("assistant", "hello")]));
         Assert.Contains("message 1 (assistant)", e.Message);
-        Assert.Equal("HI<|end|>HELLO<|end|>", shouting.RenderText([new Dictionary<string, object?> { ["role"] = "user", ["content"] = "hi" },
+        Assert.Equal("HI<|end|>HELLO<|end|>", shouting.RenderText([
+            new Dictionary<string, object?> { ["role"] = "user", ["content"] = "hi" },
             new Dictionary<string, object?> { ["role"] = "assistant", ["content"] = "hello" }]));
     }
 
@@ -222,7 +233,8 @@ public class JinjaChatTemplateTests
     {
         var e = Assert.Throws<InputException>(() => new JinjaChatTemplate("ok\n{{ 1 + 'a' }}").RenderText(new List<ChatMessage>()));
         Assert.Equal("chat template line 2: unsupported operand type(s) for +: 'int' and 'str'", e.Message);
-        var undefined = Assert.Throws<InputException>(() => new JinjaChatTemplate("{{ messages[0].content.x.y }}").Render([new ChatMessage("user", "u")]));
+        var undefined = Assert.Throws<InputException>(() =>
+            new JinjaChatTemplate("{{ messages[0].content.x.y }}").Render([new ChatMessage("user", "u")]));
         Assert.Contains("line 1", undefined.Message);
     }
 
@@ -235,7 +247,10 @@ public class JinjaChatTemplateTests
             ["chat_template"] = new object[]
             {
                 new Dictionary<string, string> { ["name"] = "tool_use", ["template"] = "{{ raise_exception('not this one') }}" },
-                new Dictionary<string, string> { ["name"] = "default", ["template"] = File.ReadAllText(Fixture.PathOf("tokenization", "templates", "zephyr.jinja")) },
+                new Dictionary<string, string>
+                {
+                    ["name"] = "default", ["template"] = File.ReadAllText(Fixture.PathOf("tokenization", "templates", "zephyr.jinja")),
+                },
             },
             ["bos_token"] = new Dictionary<string, object> { ["content"] = "<s>", ["lstrip"] = false },
             ["eos_token"] = new Dictionary<string, object> { ["content"] = "</s>", ["normalized"] = false },
@@ -247,7 +262,8 @@ public class JinjaChatTemplateTests
         {
             var template = JinjaChatTemplate.FromTokenizerConfig(path);
             Assert.Equal(c.GetProperty("text").GetString(), template.Render(ChatMessages(c)).Text);
-            Assert.Equal(c.GetProperty("generation_prompt_text").GetString(), template.Render(ChatMessages(c), addGenerationPrompt: true).Text);
+            Assert.Equal(c.GetProperty("generation_prompt_text").GetString(),
+                template.Render(ChatMessages(c), addGenerationPrompt: true).Text);
         }
         finally { File.Delete(path); }
     }
@@ -265,9 +281,11 @@ public class JinjaChatTemplateTests
     {
         var e = Assert.Throws<InputException>(() => JinjaChatTemplate.FromTokenizerConfigJson("{\"eos_token\": \"</s>\"}", "cfg.json"));
         Assert.StartsWith("cfg.json: field 'chat_template'", e.Message);
-        var bad = Assert.Throws<InputException>(() => JinjaChatTemplate.FromTokenizerConfigJson("{\"chat_template\": \"{% extends 'x' %}\"}", "cfg.json"));
+        var bad = Assert.Throws<InputException>(() =>
+            JinjaChatTemplate.FromTokenizerConfigJson("{\"chat_template\": \"{% extends 'x' %}\"}", "cfg.json"));
         Assert.StartsWith("cfg.json: field 'chat_template': chat template line 1:", bad.Message);
-        var noDefault = Assert.Throws<InputException>(() => JinjaChatTemplate.FromTokenizerConfigJson("{\"chat_template\": [{\"name\": \"rag\", \"template\": \"x\"}]}", "cfg.json"));
+        var noDefault = Assert.Throws<InputException>(() =>
+            JinjaChatTemplate.FromTokenizerConfigJson("{\"chat_template\": [{\"name\": \"rag\", \"template\": \"x\"}]}", "cfg.json"));
         Assert.Contains("default", noDefault.Message);
     }
 

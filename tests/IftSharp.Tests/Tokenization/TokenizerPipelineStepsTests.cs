@@ -95,10 +95,11 @@ public class TokenizerPipelineStepsTests
         Assert.Equal(["▁Hey▁my▁friend▁", "how▁are▁you"], Texts(Pieces(first, "Hey my friend <s>how▁are you", "<s>")));
         Assert.Equal(["▁Hey▁", "how"], Texts(Pieces(first, " Hey <s>how", "<s>")));
         Assert.Equal(["▁Hey▁", "how▁", "are▁", "▁you"], Texts(Pieces(first, " Hey <s>how <s>are <s> you", "<s>", "<s>", "<s>")));
-        Assert.Equal(["Hey▁you"], Texts(Pieces("""{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never", "split": false}""",
-            "Hey you")));
+        Assert.Equal(["Hey▁you"], Texts(Pieces(
+            """{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "never", "split": false}""", "Hey you")));
         // An older file's add_prefix_space: false means never (and split defaults to true).
-        Assert.Equal(["Hey", "▁you"], Texts(Pieces("""{"type": "Metaspace", "replacement": "▁", "add_prefix_space": false}""", "Hey you")));
+        Assert.Equal(["Hey", "▁you"],
+            Texts(Pieces("""{"type": "Metaspace", "replacement": "▁", "add_prefix_space": false}""", "Hey you")));
     }
 
     [Fact]

@@ -38,7 +38,8 @@ internal sealed record ForNode(int Line, Target Target, Expr Iterable, Expr? Fil
 internal sealed record SetNode(int Line, Target Target, Expr Value) : Node(Line);
 internal sealed record SetBlockNode(int Line, Target Target, FilterExpr? Filter, List<Node> Body) : Node(Line);
 internal sealed record MacroNode(int Line, string Name, List<(string Name, Expr? Default)> Parameters, List<Node> Body) : Node(Line);
-internal sealed record CallBlockNode(int Line, CallExpr Call, List<(string Name, Expr? Default)> CallerParameters, List<Node> Body) : Node(Line);
+internal sealed record CallBlockNode(int Line, CallExpr Call, List<(string Name, Expr? Default)> CallerParameters, List<Node> Body)
+    : Node(Line);
 internal sealed record FilterBlockNode(int Line, FilterExpr Filter, List<Node> Body) : Node(Line);
 internal sealed record WithNode(int Line, List<(Target Target, Expr Value)> Assignments, List<Node> Body) : Node(Line);
 internal sealed record BreakNode(int Line) : Node(Line);

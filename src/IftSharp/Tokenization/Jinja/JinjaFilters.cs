@@ -35,7 +35,8 @@ internal static class JinjaFilters
         ["default"] = Default,
         ["d"] = Default,
         ["first"] = (v, _, _) => Py.Iterate(v) is { Count: > 0 } l ? l[0] : new Undefined("No first item, sequence was empty."),
-        ["last"] = (v, _, _) => v is PyIterable { HasLength: false } ? throw new JinjaRuntimeException("argument to reversed() must be a sequence")
+        ["last"] = (v, _, _) => v is PyIterable { HasLength: false }
+            ? throw new JinjaRuntimeException("argument to reversed() must be a sequence")
             : Py.Iterate(v) is { Count: > 0 } l ? l[^1] : new Undefined("No last item, sequence was empty."),
         ["float"] = (v, a, k) => ToFloat(v) ?? Arg(a, k, 0, "default", 0.0),
         ["int"] = (v, a, k) => ToInt(v, Py.ToLong(Arg(a, k, 1, "base", 10L))) ?? Arg(a, k, 0, "default", 0L),
@@ -75,10 +76,12 @@ internal static class JinjaFilters
             var items = Py.Iterate(v);
             if (a.Count == 0)
             {
-                var attribute = Arg(a, k, -1, "attribute", null) ?? throw new JinjaRuntimeException("map needs a filter name or attribute=");
+                var attribute = Arg(a, k, -1, "attribute", null)
+                    ?? throw new JinjaRuntimeException("map needs a filter name or attribute=");
                 bool hasDefault = k.Any(x => x.Name == "default");
                 var dflt = Arg(a, k, -1, "default", null);
-                return new PyIterable("generator", items.Select(x => AttrPath(x, attribute) is var r && r is Undefined && hasDefault ? dflt : r).ToList());
+                return new PyIterable("generator",
+                    items.Select(x => AttrPath(x, attribute) is var r && r is Undefined && hasDefault ? dflt : r).ToList());
             }
             var name = Text(a[0]);
             if (!Filters!.TryGetValue(name, out var f)) throw new JinjaRuntimeException($"no filter named '{name}'");
@@ -142,7 +145,8 @@ internal static class JinjaFilters
             var rest = a.Skip(next + 1).ToList();
             predicate = x => Py.Truthy(test(x, rest, k));
         }
-        return new PyIterable("generator", Py.Iterate(v).Where(x => predicate(byAttribute ? AttrPath(x, attribute) : x) == select).ToList());
+        return new PyIterable("generator",
+            Py.Iterate(v).Where(x => predicate(byAttribute ? AttrPath(x, attribute) : x) == select).ToList());
     }
 
     /// <summary>Jinja's title filter (not str.title): words start after whitespace, '-' and opening brackets.</summary>
@@ -215,7 +219,11 @@ internal static class JinjaFilters
                 {
                     if (digits.Length > 0 && numberBase == 10 && digits.All(char.IsAsciiDigit))
                         return checked(long.Parse(digits, CultureInfo.InvariantCulture) * (neg ? -1 : 1));
-                    if (digits.Length > 0 && numberBase is 2 or 8 or 16) { long r = Convert.ToInt64(digits, (int)numberBase); return neg ? -r : r; }
+                    if (digits.Length > 0 && numberBase is 2 or 8 or 16)
+                    {
+                        long r = Convert.ToInt64(digits, (int)numberBase);
+                        return neg ? -r : r;
+                    }
                 }
                 catch (Exception e) when (e is FormatException or ArgumentException or OverflowException) { }
                 return ToFloat(v) is double f && !double.IsNaN(f) && !double.IsInfinity(f) ? (long)Math.Truncate(f) : null;
@@ -271,7 +279,8 @@ internal static class JinjaFilters
             ["mapping"] = (v, _, _) => v is PyDict,
             // Undefined is iterable and (having __len__ and __getitem__) a sequence in Python's eyes
             ["iterable"] = (v, _, _) => v is string or Markup or List<object?> or PyTuple or PyDict or PyIterable or Undefined,
-            ["sequence"] = (v, _, _) => v is string or Markup or List<object?> or PyTuple or PyDict or PyIterable { HasLength: true } or Undefined,
+            ["sequence"] = (v, _, _) =>
+                v is string or Markup or List<object?> or PyTuple or PyDict or PyIterable { HasLength: true } or Undefined,
             ["number"] = (v, _, _) => Py.IsNumber(v),
             ["integer"] = (v, _, _) => v is long,
             ["float"] = (v, _, _) => v is double,
@@ -285,7 +294,8 @@ internal static class JinjaFilters
             ["lower"] = (v, _, _) => Py.IsCase(Text(v), lower: true),
             ["upper"] = (v, _, _) => Py.IsCase(Text(v), lower: false),
             ["in"] = (v, a, k) => Py.Contains(Other(a, k, "in"), v),
-            ["sameas"] = (v, a, k) => Other(a, k, "sameas") is var o && (v is null ? o is null : v is bool b ? o is bool ob && b == ob : ReferenceEquals(v, o)),
+            ["sameas"] = (v, a, k) => Other(a, k, "sameas") is var o
+                && (v is null ? o is null : v is bool b ? o is bool ob && b == ob : ReferenceEquals(v, o)),
             ["equalto"] = eq, ["eq"] = eq, ["=="] = eq,
             ["ne"] = ne, ["!="] = ne,
             ["lt"] = lt, ["lessthan"] = lt, ["<"] = lt,

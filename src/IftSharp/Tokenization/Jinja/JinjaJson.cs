@@ -21,7 +21,8 @@ internal static class JinjaJson
         if (separators is not null)
         {
             var parts = Py.Iterate(separators);
-            if (parts.Count != 2 || parts[0] is not string a || parts[1] is not string b) throw new JinjaRuntimeException("tojson: separators must be a pair of strings");
+            if (parts.Count != 2 || parts[0] is not string a || parts[1] is not string b)
+                throw new JinjaRuntimeException("tojson: separators must be a pair of strings");
             (itemSep, keySep) = (a, b);
         }
         var sb = new StringBuilder();
@@ -42,7 +43,12 @@ internal static class JinjaJson
                 case null: o.Append("null"); break;
                 case bool b: o.Append(b ? "true" : "false"); break;
                 case long l: o.Append(l); break;
-                case double d: o.Append(double.IsNaN(d) ? "NaN" : double.IsPositiveInfinity(d) ? "Infinity" : double.IsNegativeInfinity(d) ? "-Infinity" : Py.FloatRepr(d)); break;
+                case double d:
+                    o.Append(double.IsNaN(d) ? "NaN"
+                        : double.IsPositiveInfinity(d) ? "Infinity"
+                        : double.IsNegativeInfinity(d) ? "-Infinity"
+                        : Py.FloatRepr(d));
+                    break;
                 case string s: WriteString(o, s, ensureAscii); break;
                 case Markup m: WriteString(o, m.Text, ensureAscii); break;
                 case List<object?> or PyTuple:
@@ -66,7 +72,8 @@ internal static class JinjaJson
                     var pairs = d.Select(kv => (Key: KeyString(kv.Key), kv.Value)).ToList();
                     if (sortKeys)
                     {
-                        if (d.Keys.Any(k => k is not string)) throw new JinjaRuntimeException("tojson: sort_keys with non-string keys is not supported");
+                        if (d.Keys.Any(k => k is not string))
+                            throw new JinjaRuntimeException("tojson: sort_keys with non-string keys is not supported");
                         pairs = pairs.OrderBy(p => p.Key, StringComparer.Ordinal).ToList();
                     }
                     o.Append('{');

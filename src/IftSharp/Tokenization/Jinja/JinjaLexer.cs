@@ -28,7 +28,10 @@ internal readonly record struct Token(TokenKind Kind, string Value, int Line, ob
 internal static class JinjaLexer
 {
     private static readonly string[] Operators =
-        ["//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[", "]", "(", ")", "{", "}", ">", "<", "=", ".", ":", "|", ",", ";"];
+    [
+        "//", "**", "==", "!=", ">=", "<=", "+", "-", "/", "*", "%", "~", "[", "]", "(", ")", "{", "}",
+        ">", "<", "=", ".", ":", "|", ",", ";",
+    ];
 
     public static List<Token> Tokenize(string source)
     {
@@ -78,7 +81,8 @@ internal static class JinjaLexer
             {
                 int p = pos;
                 while (p < source.Length && Py.IsSpace(source[p])) p++;
-                if (string.CompareOrdinal(source, p, "raw", 0, 3) == 0 && (p + 3 >= source.Length || !char.IsLetterOrDigit(source[p + 3]) && source[p + 3] != '_'))
+                if (string.CompareOrdinal(source, p, "raw", 0, 3) == 0
+                    && (p + 3 >= source.Length || !char.IsLetterOrDigit(source[p + 3]) && source[p + 3] != '_'))
                     throw JinjaError.Unsupported(tagLine, "the '{% raw %}' tag");
             }
 
@@ -159,7 +163,11 @@ internal static class JinjaLexer
     private static int LexNumber(string s, int pos, List<Token> tokens, int line)
     {
         int start = pos;
-        static int Digits(string s, int p) { while (p < s.Length && (char.IsAsciiDigit(s[p]) || s[p] == '_' && p + 1 < s.Length && char.IsAsciiDigit(s[p + 1]))) p++; return p; }
+        static int Digits(string s, int p)
+        {
+            while (p < s.Length && (char.IsAsciiDigit(s[p]) || s[p] == '_' && p + 1 < s.Length && char.IsAsciiDigit(s[p + 1]))) p++;
+            return p;
+        }
         pos = Digits(s, pos);
         bool isFloat = false;
         bool afterDot = start > 0 && s[start - 1] == '.'; // "x.0.1" is two subscripts, not a float (Jinja's lookbehind)
@@ -174,7 +182,8 @@ internal static class JinjaLexer
         if (isFloat) tokens.Add(new Token(TokenKind.Float, text, line, double.Parse(text, CultureInfo.InvariantCulture)));
         else
         {
-            if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v)) throw JinjaError.Syntax(line, $"integer literal {text} is too large");
+            if (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v))
+                throw JinjaError.Syntax(line, $"integer literal {text} is too large");
             tokens.Add(new Token(TokenKind.Integer, text, line, v));
         }
         return pos;
@@ -234,7 +243,9 @@ internal static class JinjaLexer
                 case 'x' or 'u' or 'U':
                 {
                     int n = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-                    if (raw.Length - i - 1 < n || !int.TryParse(raw.AsSpan(i + 1, n), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int cp) || cp > 0x10FFFF)
+                    if (raw.Length - i - 1 < n
+                        || !int.TryParse(raw.AsSpan(i + 1, n), NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out int cp)
+                        || cp > 0x10FFFF)
                         throw JinjaError.Syntax(line, $"truncated or invalid \\{e} escape in a string literal");
                     sb.Append(cp is >= 0xD800 and <= 0xDFFF ? ((char)cp).ToString() : char.ConvertFromUtf32(cp));
                     i += n;

@@ -15,7 +15,8 @@ internal static class JinjaObjects
         "rsplit", "splitlines", "swapcase", "translate", "zfill",
     ];
     private static readonly HashSet<string> OtherDictMethods = ["clear", "copy", "fromkeys", "pop", "popitem", "setdefault", "update"];
-    private static readonly HashSet<string> ListMethods = ["append", "clear", "copy", "count", "extend", "index", "insert", "pop", "remove", "reverse", "sort"];
+    private static readonly HashSet<string> ListMethods =
+        ["append", "clear", "copy", "count", "extend", "index", "insert", "pop", "remove", "reverse", "sort"];
 
     /// <summary>Jinja's <c>obj.name</c>: the Python attribute first, then the item.</summary>
     public static object? GetAttr(object? obj, string name)
@@ -97,7 +98,8 @@ internal static class JinjaObjects
             if (op == "+")
             {
                 // Markup + str escapes the str (Markup.__add__/__radd__), even with autoescape off
-                if (a is Markup ma && b is string or Markup) return new Markup(ma.Text + (b is Markup bm ? bm.Text : JinjaFilters.HtmlEscape((string)b!)));
+                if (a is Markup ma && b is string or Markup)
+                    return new Markup(ma.Text + (b is Markup bm ? bm.Text : JinjaFilters.HtmlEscape((string)b!)));
                 if (b is Markup mb && a is string sa0) return new Markup(JinjaFilters.HtmlEscape(sa0) + mb.Text);
                 if (a is string sa && b is string sb) return sa + sb;
                 if (a is List<object?> la && b is List<object?> lb) return la.Concat(lb).ToList();
@@ -107,9 +109,11 @@ internal static class JinjaObjects
             {
                 if (a is string s1 && b is bool or long) return Repeat(s1, Py.ToLong(b));
                 if (b is string s2 && a is bool or long) return Repeat(s2, Py.ToLong(a));
-                if (a is List<object?> l1 && b is bool or long) return Enumerable.Repeat(l1, (int)Math.Max(0, Py.ToLong(b))).SelectMany(x => x).ToList();
+                if (a is List<object?> l1 && b is bool or long)
+                    return Enumerable.Repeat(l1, (int)Math.Max(0, Py.ToLong(b))).SelectMany(x => x).ToList();
             }
-            if (op == "%" && a is string or Markup) throw new JinjaRuntimeException("printf-style string formatting ('...' % value) is not supported");
+            if (op == "%" && a is string or Markup)
+                throw new JinjaRuntimeException("printf-style string formatting ('...' % value) is not supported");
             if (!Py.IsNumber(a) || !Py.IsNumber(b))
                 throw new JinjaRuntimeException($"unsupported operand type(s) for {op}: '{Py.TypeName(a)}' and '{Py.TypeName(b)}'");
             bool floats = a is double || b is double;
@@ -127,7 +131,11 @@ internal static class JinjaObjects
                     { long x = Py.ToLong(a), y = Py.ToLong(b), q = x / y; return x % y != 0 && (x < 0) != (y < 0) ? q - 1 : q; }
                 case "%":
                     if (Py.ToDouble(b) == 0) throw new JinjaRuntimeException("integer division or modulo by zero");
-                    if (floats) { double x = Py.ToDouble(a), y = Py.ToDouble(b), r = x % y; return r != 0 && (r < 0) != (y < 0) ? r + y : r; }
+                    if (floats)
+                    {
+                        double x = Py.ToDouble(a), y = Py.ToDouble(b), r = x % y;
+                        return r != 0 && (r < 0) != (y < 0) ? r + y : r;
+                    }
                     { long x = Py.ToLong(a), y = Py.ToLong(b), r = x % y; return r != 0 && (r < 0) != (y < 0) ? r + y : r; }
                 case "**":
                     if (!floats && Py.ToLong(b) >= 0)
@@ -153,7 +161,8 @@ internal static class JinjaObjects
             var key = args[0] is Markup m ? m.Text : args[0];
             return key is string or bool or long or double && d.TryGetValue(key, out var v) ? v : args.Count > 1 ? args[1] : null;
         }),
-        "items" => new Callable("dict.items", (_, _) => new PyIterable("dict_items", d.Select(kv => (object?)new PyTuple([kv.Key, kv.Value])).ToList())),
+        "items" => new Callable("dict.items", (_, _) =>
+            new PyIterable("dict_items", d.Select(kv => (object?)new PyTuple([kv.Key, kv.Value])).ToList())),
         "keys" => new Callable("dict.keys", (_, _) => new PyIterable("dict_keys", d.Keys.Cast<object?>().ToList())),
         "values" => new Callable("dict.values", (_, _) => new PyIterable("dict_values", d.Values.ToList())),
         _ => null,
@@ -161,7 +170,12 @@ internal static class JinjaObjects
 
     private static string StrArg(List<object?> args, int i, string method) =>
         i >= args.Count ? throw new JinjaRuntimeException($"str.{method}: missing argument")
-        : args[i] switch { string s => s, Markup m => m.Text, var v => throw new JinjaRuntimeException($"str.{method}: expected a string argument, got {Py.TypeName(v)}") };
+        : args[i] switch
+        {
+            string s => s,
+            Markup m => m.Text,
+            var v => throw new JinjaRuntimeException($"str.{method}: expected a string argument, got {Py.TypeName(v)}"),
+        };
 
     private static string? OptChars(List<object?> args, string method) =>
         args.Count == 0 || args[0] is null ? null : StrArg(args, 0, method);
@@ -182,7 +196,13 @@ internal static class JinjaObjects
         {
             object? sep = a.Count > 0 ? a[0] : kw.FirstOrDefault(k => k.Name == "sep").Value;
             object? max = a.Count > 1 ? a[1] : kw.FirstOrDefault(k => k.Name == "maxsplit").Value;
-            string? sepText = sep switch { null => null, string t => t, Markup m => m.Text, _ => throw new JinjaRuntimeException("str.split: separator must be a string") };
+            string? sepText = sep switch
+            {
+                null => null,
+                string t => t,
+                Markup m => m.Text,
+                _ => throw new JinjaRuntimeException("str.split: separator must be a string"),
+            };
             return Split(s, sepText, max is null ? -1 : Py.ToLong(max));
         }),
         "join" => new Callable(name, (a, _) => string.Join(s, Py.Iterate(a.Count > 0 ? a[0] : null).Select(x => x switch
@@ -196,7 +216,8 @@ internal static class JinjaObjects
 
     private static IEnumerable<string> Affixes(List<object?> args, string method)
     {
-        if (args.Count != 1) throw new JinjaRuntimeException($"str.{method} takes one argument here (start/end positions are not supported)");
+        if (args.Count != 1)
+            throw new JinjaRuntimeException($"str.{method} takes one argument here (start/end positions are not supported)");
         return args[0] is PyTuple t ? t.Items.Select((_, i) => StrArg(t.Items, i, method)).ToList() : [StrArg(args, 0, method)];
     }
 

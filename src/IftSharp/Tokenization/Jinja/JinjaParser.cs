@@ -61,7 +61,9 @@ internal sealed class JinjaParser
             switch (t.Kind)
             {
                 case TokenKind.Eof:
-                    if (endTags.Length > 0) throw JinjaError.Syntax(t.Line, $"unexpected end of template, expected {string.Join(" or ", endTags.Select(e => $"'{e}'"))}");
+                    if (endTags.Length > 0)
+                        throw JinjaError.Syntax(t.Line,
+                            $"unexpected end of template, expected {string.Join(" or ", endTags.Select(e => $"'{e}'"))}");
                     return body;
                 case TokenKind.Data:
                     _pos++;
@@ -242,7 +244,8 @@ internal sealed class JinjaParser
             else
             {
                 var name = Expect(TokenKind.Name);
-                if (name.Value is "true" or "false" or "none" or "True" or "False" or "None") throw JinjaError.Syntax(name.Line, $"can't assign to '{name.Value}'");
+                if (name.Value is "true" or "false" or "none" or "True" or "False" or "None")
+                    throw JinjaError.Syntax(name.Line, $"can't assign to '{name.Value}'");
                 items.Add(new NameTarget(name.Line, name.Value));
             }
             if (Current.IsOp(",")) tuple = true; else break;
@@ -313,7 +316,8 @@ internal sealed class JinjaParser
         var rest = new List<(string, Expr)>();
         while (true)
         {
-            if (Current.Kind == TokenKind.Op && Current.Value is "==" or "!=" or "<" or "<=" or ">" or ">=") rest.Add((Next().Value, ParseMath1()));
+            if (Current.Kind == TokenKind.Op && Current.Value is "==" or "!=" or "<" or "<=" or ">" or ">=")
+                rest.Add((Next().Value, ParseMath1()));
             else if (SkipName("in")) rest.Add(("in", ParseMath1()));
             else if (Current.IsName("not") && Look.IsName("in")) { _pos += 2; rest.Add(("not in", ParseMath1())); }
             else break;
@@ -338,7 +342,11 @@ internal sealed class JinjaParser
     private Expr ParseMath2()
     {
         var left = ParsePow();
-        while (Current.Kind == TokenKind.Op && Current.Value is "*" or "/" or "//" or "%") { var op = Next(); left = new BinaryExpr(op.Line, op.Value, left, ParsePow()); }
+        while (Current.Kind == TokenKind.Op && Current.Value is "*" or "/" or "//" or "%")
+        {
+            var op = Next();
+            left = new BinaryExpr(op.Line, op.Value, left, ParsePow());
+        }
         return left;
     }
 
@@ -542,7 +550,8 @@ internal sealed class JinjaParser
         if (!JinjaFilters.Tests.ContainsKey(name)) throw JinjaError.Unsupported(line, $"the test '{name}'");
         var args = Args.None;
         if (Current.IsOp("(")) args = ParseCallArgs();
-        else if ((Current.Kind is TokenKind.Name or TokenKind.String or TokenKind.Integer or TokenKind.Float || Current.IsOp("[") || Current.IsOp("{"))
+        else if ((Current.Kind is TokenKind.Name or TokenKind.String or TokenKind.Integer or TokenKind.Float
+                  || Current.IsOp("[") || Current.IsOp("{"))
                  && !Current.IsName("else") && !Current.IsName("or") && !Current.IsName("and"))
         {
             if (Current.IsName("is")) throw JinjaError.Syntax(Current.Line, "you cannot chain multiple tests with 'is'");

@@ -3,7 +3,9 @@ using IftSharp.Core;
 
 namespace IftSharp.Tokenization.Jinja;
 
-/// <summary>A variable scope. For-loop iterations, macros, captured blocks and with-blocks get a child; if does not (as in Jinja).</summary>
+/// <summary>
+/// A variable scope. For-loop iterations, macros, captured blocks and with-blocks get a child; if does not (as in Jinja).
+/// </summary>
 internal sealed class Scope(Scope? parent)
 {
     private readonly Dictionary<string, object?> _vars = [];
@@ -103,7 +105,8 @@ internal sealed class JinjaRenderer
                 case ContinueNode: return Flow.Continue;
                 case GenerationNode g:
                 {
-                    if (_buffers.Count != 1) throw JinjaError.Unsupported(g.Line, "'{% generation %}' inside a macro, call, filter or set block");
+                    if (_buffers.Count != 1)
+                        throw JinjaError.Unsupported(g.Line, "'{% generation %}' inside a macro, call, filter or set block");
                     int start = Out.Length;
                     Out.Append(Capture(g.Body, new Scope(scope)));
                     _generationSpans.Add((start, Out.Length));
@@ -122,7 +125,12 @@ internal sealed class JinjaRenderer
     {
         var items = new List<object?>(Py.Iterate(Eval(f.Iterable, scope)));
         if (f.Filter is not null)
-            items = items.Where(item => { var s = new Scope(scope); Assign(f.Target, item, s); return Py.Truthy(Eval(f.Filter, s)); }).ToList();
+            items = items.Where(item =>
+            {
+                var s = new Scope(scope);
+                Assign(f.Target, item, s);
+                return Py.Truthy(Eval(f.Filter, s));
+            }).ToList();
         if (items.Count == 0)
         {
             if (f.Else is not null) Exec(f.Else, new Scope(scope));
@@ -164,12 +172,14 @@ internal sealed class JinjaRenderer
     private Callable MakeMacro(string name, List<(string Name, Expr? Default)> parameters, List<Node> body, Scope definition) =>
         new(name, (args, kwargs) =>
         {
-            if (args.Count > parameters.Count) throw new JinjaRuntimeException($"macro '{name}' takes not more than {parameters.Count} argument(s)");
+            if (args.Count > parameters.Count)
+                throw new JinjaRuntimeException($"macro '{name}' takes not more than {parameters.Count} argument(s)");
             var scope = new Scope(definition);
             foreach (var (key, value) in kwargs)
             {
                 if (key == "caller") scope.Set("caller", value);
-                else if (!parameters.Any(p => p.Name == key)) throw new JinjaRuntimeException($"macro '{name}' takes no keyword argument '{key}'");
+                else if (!parameters.Any(p => p.Name == key))
+                    throw new JinjaRuntimeException($"macro '{name}' takes no keyword argument '{key}'");
             }
             for (int i = 0; i < parameters.Count; i++)
             {
@@ -215,7 +225,8 @@ internal sealed class JinjaRenderer
                 foreach (var (k, val) in d.Items)
                 {
                     var key = Eval(k, scope);
-                    if (key is null or Undefined or List<object?> or PyDict) throw new JinjaRuntimeException($"unsupported dict key of type '{Py.TypeName(key)}'");
+                    if (key is null or Undefined or List<object?> or PyDict)
+                        throw new JinjaRuntimeException($"unsupported dict key of type '{Py.TypeName(key)}'");
                     dict[key is Markup m ? m.Text : key] = Eval(val, scope);
                 }
                 return dict;
@@ -271,7 +282,9 @@ internal sealed class JinjaRenderer
             }
             case CondExpr c:
                 if (Py.Truthy(Eval(c.Test, scope))) return Eval(c.Then, scope);
-                return c.Else is null ? new Undefined("the inline if-expression evaluated to false and no else section was defined") : Eval(c.Else, scope);
+                return c.Else is null
+                    ? new Undefined("the inline if-expression evaluated to false and no else section was defined")
+                    : Eval(c.Else, scope);
             case CallExpr call:
             {
                 var callee = Eval(call.Callee, scope);

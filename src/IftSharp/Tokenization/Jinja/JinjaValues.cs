@@ -224,7 +224,8 @@ internal static class Py
         string s => s,
         Markup m => m.Text,
         Undefined => "",
-        PyIterable { HasLength: false } it => throw new JinjaRuntimeException($"printing a {it.Kind} object is not supported (Python prints its memory address)"),
+        PyIterable { HasLength: false } it =>
+            throw new JinjaRuntimeException($"printing a {it.Kind} object is not supported (Python prints its memory address)"),
         Callable c => throw new JinjaRuntimeException($"printing the function '{c.Name}' is not supported"),
         LoopContext => throw new JinjaRuntimeException("printing the loop object is not supported"),
         _ => Repr(v),
@@ -244,7 +245,8 @@ internal static class Py
             case List<object?> list: return "[" + string.Join(", ", list.Select(Repr)) + "]";
             case PyTuple t: return "(" + string.Join(", ", t.Items.Select(Repr)) + (t.Items.Count == 1 ? ",)" : ")");
             case PyDict d: return "{" + string.Join(", ", d.Select(kv => Repr(kv.Key) + ": " + Repr(kv.Value))) + "}";
-            case Namespace ns: return "<Namespace {" + string.Join(", ", ns.Attributes.Select(kv => StrRepr(kv.Key) + ": " + Repr(kv.Value))) + "}>";
+            case Namespace ns:
+                return "<Namespace {" + string.Join(", ", ns.Attributes.Select(kv => StrRepr(kv.Key) + ": " + Repr(kv.Value))) + "}>";
             case PyIterable { HasLength: true } it:
                 return it.Repr ?? it.Kind + "([" + string.Join(", ", it.Items.Select(Repr)) + "])";
             default: return Str(v);
@@ -305,7 +307,8 @@ internal static class Py
             return sign + digits[..decpt] + "." + digits[decpt..];
         }
         int x = decpt - 1;
-        return sign + digits[0] + (digits.Length > 1 ? "." + digits[1..] : "") + "e" + (x < 0 ? "-" : "+") + Math.Abs(x).ToString("00", CultureInfo.InvariantCulture);
+        return sign + digits[0] + (digits.Length > 1 ? "." + digits[1..] : "")
+               + "e" + (x < 0 ? "-" : "+") + Math.Abs(x).ToString("00", CultureInfo.InvariantCulture);
     }
 
     public static double ToDouble(object? v) => v switch
@@ -402,7 +405,8 @@ internal static class Py
             case string or Markup:
                 var hay = container is Markup m ? m.Text : (string)container;
                 if (item is Markup mi) item = mi.Text;
-                if (item is not string needle) throw new JinjaRuntimeException($"'in <string>' requires string as left operand, not {TypeName(item)}");
+                if (item is not string needle)
+                    throw new JinjaRuntimeException($"'in <string>' requires string as left operand, not {TypeName(item)}");
                 return hay.Contains(needle, StringComparison.Ordinal);
             case PyDict d:
                 return item is not null && item is not Undefined && d.ContainsKey(item is Markup mk ? mk.Text : item);

@@ -71,12 +71,15 @@ const corpus = [
   "I'm you're he's they've we'll it'd DON'T WON'T I'M", "def f(x):\n    return x ** 2  # square\n\n\tif x:\n\t\tpass",
   "for (int i = 0; i < n; i++) { sum += a[i]; }", "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n",
   "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>", "x<|endoftext|>y", "", " ", "\n",
-  "a", "https://example.com/path?query=1&b=2#frag", "$$\\frac{a}{b}$$ and `code` and **bold**", "ǅ ǈ ǋ ᾈ", "\u00a0nbsp\u2009thin\u3000ideographic",
+  "a", "https://example.com/path?query=1&b=2#frag", "$$\\frac{a}{b}$$ and `code` and **bold**", "ǅ ǈ ǋ ᾈ",
+  "\u00a0nbsp\u2009thin\u3000ideographic",
   // Code points outside the BMP: astral letters and digits are \p{L} / \p{N}, an emoji may lead a word.
   "😀abc x😀y 👍🏽ok (🙂)", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝐁𝐨𝐥𝐝 and 𠮷野家 𠀀𠀁", "math digits 𝟏𝟐𝟑𝟒𝟓 and 𝟘𝟙", "🏳️‍🌈 family 👨‍👩‍👧‍👦!!", "Gothic 𐌰𐌱𐌲 x𐌰",
   "it'ſ IT'S It'Ll we'RE You'VE i'D", "Hello . world , isn 't it ? do n't they 're", "<think>\nreasoning\n</think>\n\nanswer",
-  "<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1}}</tool_call>", "<|im_start|><|im_end|><|im_start|>", "<|im_start| and <|im_end|>> and <<|eot_id|>",
-  "12345678901234567890 0.000001 1e-9 ١٢٣ ٤٥ ½ Ⅻ", "\u1100\u1161\u11a8 jamo, \u212b Angstrom, \u2126 Ohm, \u0041\u030a\u0328 marks, \u1e9b\u0323",
+  "<tool_call>{\"name\": \"f\", \"arguments\": {\"a\": 1}}</tool_call>", "<|im_start|><|im_end|><|im_start|>",
+  "<|im_start| and <|im_end|>> and <<|eot_id|>",
+  "12345678901234567890 0.000001 1e-9 ١٢٣ ٤٥ ½ Ⅻ",
+  "\u1100\u1161\u11a8 jamo, \u212b Angstrom, \u2126 Ohm, \u0041\u030a\u0328 marks, \u1e9b\u0323",
   "क्षत्रिय हिन्दी ภาษาไทย ཀྵ", "    indented\n\t\tcode\n        more\n\n\n\n", "a    \n\n   b\r\r\n\n\r c \t \n\t",
   "\u2028line\u2029para\u000b\u000c\u001fctl", "ｆｕｌｌｗｉｄｔｈ ＡＢＣ １２３！", "supercalifragilisticexpialidocious".repeat(30),
   // Words Llama-3 has whole in its vocabulary that its merges would split: only ignore_merges gives its ids.
@@ -142,6 +145,7 @@ for (const [name, spec] of Object.entries(sources)) {
   console.log(`${name}: ${out[name].length} cases`);
 }
 // One case a line keeps the file small and its diffs readable.
-const body = Object.entries(out).map(([name, cases]) => `${JSON.stringify(name)}: [\n${cases.map((c) => " " + JSON.stringify(c)).join(",\n")}\n]`);
+const body = Object.entries(out)
+  .map(([name, cases]) => `${JSON.stringify(name)}: [\n${cases.map((c) => " " + JSON.stringify(c)).join(",\n")}\n]`);
 fs.writeFileSync(path.join(dir, "bpe_reference.json"), `{\n${body.join(",\n")}\n}\n`);
 console.log(`wrote ${corpus.length} cases for ${Object.keys(out).join(", ")}`);

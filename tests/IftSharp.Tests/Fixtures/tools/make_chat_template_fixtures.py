@@ -8,49 +8,13 @@ public templates of those models; chatml is ChatMlTemplate.JinjaSource; chatml_g
 {% generation %}; features exercises the supported subset.
 Run: /usr/bin/python3 make_chat_template_fixtures.py  -> ../tokenization/chat_template_reference.json"""
 import json, os
-from datetime import datetime
-from jinja2 import nodes
 from jinja2.exceptions import TemplateError
-from jinja2.ext import Extension, loopcontrols
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+# transformers' environment and its {% generation %} tracker; offsets are of everything yielded before the block, in
+# code points. Its raise_exception raises a TemplateError subclass and its strftime_now reads a fixed clock.
+from transformers_jinja import GenerationSpans, make_env
 
 here = os.path.dirname(os.path.abspath(__file__))
 tdir = os.path.join(here, "..", "tokenization", "templates")
-
-
-class GenerationSpans(Extension):
-    """{% generation %}...{% endgeneration %}: records where the block's output lands in the streamed render, which is
-    how transformers builds the assistant mask (offsets are of everything yielded before the block, in code points)."""
-    tags = {"generation"}
-
-    def __init__(self, environment):
-        super().__init__(environment)
-        self.chunks, self.spans = None, None
-
-    def parse(self, parser):
-        lineno = next(parser.stream).lineno
-        body = parser.parse_statements(("name:endgeneration",), drop_needle=True)
-        return nodes.CallBlock(self.call_method("_record"), [], [], body).set_lineno(lineno)
-
-    def _record(self, caller):
-        out = caller()
-        if self.chunks is not None:
-            start = len("".join(self.chunks))
-            self.spans.append((start, start + len(out)))
-        return out
-
-
-def make_env():
-    env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[GenerationSpans, loopcontrols])
-    def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False):
-        return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
-    def raise_exception(message):
-        raise TemplateError(message)
-    env.filters["tojson"] = tojson
-    env.globals["raise_exception"] = raise_exception
-    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
-    return env
-
 
 u16 = lambda s: len(s.encode("utf-16-le")) // 2  # .NET strings index UTF-16 code units
 
@@ -68,7 +32,8 @@ conversations = {
         {"role": "assistant", "content": "\n\n  General Kenobi.  \n"}, {"role": "user", "content": "\tTabs\tand\r\nCRLF "},
         {"role": "assistant", "content": "ok\n"}],
     "unicode": [
-        {"role": "user", "content": "Grüße — “ciao” 👋 日本語 \u00a0nbsp"}, {"role": "assistant", "content": "Ça va ✓ 🚀 — ünïcödé\u2028sep"}],
+        {"role": "user", "content": "Grüße — “ciao” 👋 日本語 \u00a0nbsp"},
+        {"role": "assistant", "content": "Ça va ✓ 🚀 — ünïcödé\u2028sep"}],
     "reasoning_content": [
         {"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4", "reasoning_content": "Adding two and two."},
         {"role": "user", "content": "3+3?"}, {"role": "assistant", "content": "6", "reasoning_content": "\nSix, clearly.\n"}],
@@ -130,7 +95,8 @@ snippets = [
     "{{ 1 if none else 2 }} {{ 'a' if false }}|",
     "{{ [1,2,3][-1] }} {{ 'abc'[-1] }} [{{ 'abc'[5] }}] {{ 'h😀llo'[1] }} {{ 'h😀llo'[::-1] }}",
     "{{ (1,2) == (1,2) }} {{ [1] == (1,) }} {{ 1 == true }} {{ 1.0 == 1 }} {{ none == false }}",
-    "{{ 5 / 2 }} {{ 4 / 2 }} {{ 1e20 }} {{ 1e16 }} {{ 1e15 }} {{ 1e-5 }} {{ 0.0001 }} {{ 123456789.123 }} {{ 2 ** -1 }} {{ 3 * 1.5 }} {{ 1/3 }} {{ -2 ** 2 }} {{ 2 * 3 ** 2 }}",
+    "{{ 5 / 2 }} {{ 4 / 2 }} {{ 1e20 }} {{ 1e16 }} {{ 1e15 }} {{ 1e-5 }} {{ 0.0001 }} {{ 123456789.123 }} {{ 2 ** -1 }} "
+    "{{ 3 * 1.5 }} {{ 1/3 }} {{ -2 ** 2 }} {{ 2 * 3 ** 2 }}",
     "{{ {'a': [1, {'b': none}], 'e': [], 'f': {}} | tojson(indent='\t') }}",
     "{{ 'x' | tojson(ensure_ascii=true) }}{{ '\u00e9😀\u2028' | tojson(ensure_ascii=true) }}{{ '\u00e9\u0001\u2028</script>' | tojson }}",
     "{% set x = [3, 1, 2] %}{{ x | sort(reverse=true) }} {{ ['b', 'A', 'c'] | sort }} {{ ['b', 'A', 'c'] | sort(case_sensitive=true) }}",
@@ -154,7 +120,8 @@ snippets = [
     "{{ '' | default('d', true) }} {{ none | default('d') }} {{ undefined_name | d('u') }}",
     "{{ \"{{\" }}",
     "{%- for m in messages -%}\n  {{ m.role }}\n{%- endfor %}",
-    "{{ (messages | selectattr('role', 'eq', 'user') | first).content }} {{ messages | selectattr('role', 'in', ['system', 'user']) | list | length }}",
+    "{{ (messages | selectattr('role', 'eq', 'user') | first).content }} "
+    "{{ messages | selectattr('role', 'in', ['system', 'user']) | list | length }}",
     "{{ messages[0].get('content') }} {{ messages[0].get('nope', 'dflt') }} {{ messages[0].get('nope') }}",
     "{% for a, b in [[1, 2], [3, 4]] %}{{ a + b }}{% endfor %}",
     "{{ [1, 2, 3] | first }}{{ [1,2,3] | last }}{{ 'abc' | first }}{{ {'k': 1} | first }}",
@@ -193,17 +160,21 @@ ctx_msgs = conversations["system_multi_turn"]
 for src in snippets:
     case = {"source": src}
     try:
-        case["text"] = env.from_string(src).render(messages=ctx_msgs, tools=None, documents=None, add_generation_prompt=False, eos_token="</s>")
+        case["text"] = env.from_string(src).render(messages=ctx_msgs, tools=None, documents=None, add_generation_prompt=False,
+                                                   eos_token="</s>")
     except Exception as e:  # the C# side must fail too (an InputException), with its own wording
         case["error"] = type(e).__name__ + ": " + str(e)
     snippet_cases.append(case)
-json.dump(snippet_cases, open(os.path.join(here, "..", "tokenization", "jinja_snippets_reference.json"), "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+json.dump(snippet_cases, open(os.path.join(here, "..", "tokenization", "jinja_snippets_reference.json"), "w", encoding="utf-8"),
+          ensure_ascii=False, indent=1)
 print("wrote", len(snippet_cases), "snippets")
 
 # Qwen3's tool branch: tools in the system prompt via tojson, assistant tool calls (arguments as a mapping and as a
 # string) and consecutive tool responses.
 tools = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city, in °C",
-          "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer", "default": 1}}, "required": ["city"]}}}]
+          "parameters": {"type": "object",
+                         "properties": {"city": {"type": "string"}, "days": {"type": "integer", "default": 1}},
+                         "required": ["city"]}}}]
 tool_conversations = {
     "tool_calls": [
         {"role": "system", "content": "Use tools."}, {"role": "user", "content": "Weather in Zürich and Oslo?"},
@@ -221,7 +192,8 @@ tool_cases = [{"conversation": n, "messages": m, "tools": tools,
                "text": qwen3.render(messages=m, tools=tools, documents=None, add_generation_prompt=False, **qwen3_tokens),
                "generation_prompt_text": qwen3.render(messages=m, tools=tools, documents=None, add_generation_prompt=True, **qwen3_tokens)}
               for n, m in tool_conversations.items()]
-json.dump(tool_cases, open(os.path.join(here, "..", "tokenization", "chat_template_tools_reference.json"), "w", encoding="utf-8"), ensure_ascii=False, indent=1)
+json.dump(tool_cases, open(os.path.join(here, "..", "tokenization", "chat_template_tools_reference.json"), "w", encoding="utf-8"),
+          ensure_ascii=False, indent=1)
 print("wrote", len(tool_cases), "tool cases")
 
 out = os.path.join(here, "..", "tokenization", "chat_template_reference.json")

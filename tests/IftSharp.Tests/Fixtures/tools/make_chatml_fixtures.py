@@ -14,7 +14,8 @@ def raise_exception(message): raise Exception(message)
 env.globals["raise_exception"] = raise_exception
 template = env.from_string(cfg["chat_template"])
 u16 = lambda s: len(s.encode("utf-16-le")) // 2  # .NET strings index UTF-16 code units
-render = lambda msgs, gen: template.render(messages=msgs, add_generation_prompt=gen, bos_token=cfg.get("bos_token"), eos_token=cfg["eos_token"])
+render = lambda msgs, gen: template.render(messages=msgs, add_generation_prompt=gen, bos_token=cfg.get("bos_token"),
+                                           eos_token=cfg["eos_token"])
 
 conversations = [
     [{"role": "user", "content": "What is 2 plus 2?"}, {"role": "assistant", "content": "4."}],

@@ -11,23 +11,25 @@ weights of an independent merge. PEFT is not installed here, so its layout is wr
 The reference forward is make_model_fixtures.py's own, loaded from its source with each projection's
 F.linear replaced by one that adds that projection's LoRA update.
 Run: /usr/bin/python3 tests/IftSharp.Tests/Fixtures/tools/make_lora_fixtures.py"""
-import json, math, os, struct
+import json, math, os
 import torch
 import torch.nn.functional as F
+
+from reference_model import load_reference, read_safetensors, replace_once
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.join(HERE, "..", "models")
 
-src = open(os.path.join(HERE, "make_model_fixtures.py")).read()
-src = src[: src.index("\nmake(\"tiny-llama3\"")]  # definitions only: do not rewrite the model fixtures
-body = src[src.index("def reference_logits"): src.index("def make(")]
-patched = body.replace("torch.nn.functional.linear(", "lora_linear(")
-assert patched.count("lora_linear(") == 5, "every projection of the reference forward goes through lora_linear"
-patched = patched.replace('    w = {k: t.double() for k, t in w.items()}\n',
-                          '    w = {k: t.double() for k, t in w.items()}\n    NAMES.clear(); NAMES.update({id(t): k for k, t in w.items()})\n')
-assert "NAMES.update" in patched
-src = src.replace(body, patched)
 NAMES, LORA = {}, {}
+
+
+def with_lora(body):
+    """reference_logits with every projection through lora_linear and NAMES filled with the float64 weights' names."""
+    patched = body.replace("torch.nn.functional.linear(", "lora_linear(")
+    assert patched.count("lora_linear(") == 5, "every projection of the reference forward goes through lora_linear"
+    return replace_once(patched, '    w = {k: t.double() for k, t in w.items()}\n',
+                        '    w = {k: t.double() for k, t in w.items()}\n'
+                        '    NAMES.clear(); NAMES.update({id(t): k for k, t in w.items()})\n')
 
 
 def lora_linear(x, weight, bias=None):
@@ -40,28 +42,7 @@ def lora_linear(x, weight, bias=None):
     return y
 
 
-ns = {"__file__": os.path.join(HERE, "make_model_fixtures.py"), "lora_linear": lora_linear, "NAMES": NAMES}
-exec(compile(src, "make_model_fixtures.py", "exec"), ns)
-
-CODES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n)); data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__": continue
-        a, b = e["data_offsets"]
-        raw = bytearray(data[a:b])
-        dtype = CODES[e["dtype"]]
-        if dtype == torch.bfloat16:
-            t = torch.frombuffer(raw, dtype=torch.int16).view(torch.bfloat16)
-        else:
-            t = torch.frombuffer(raw, dtype=dtype)
-        out[name] = t.reshape(e["shape"]).clone()
-    return out
+ns = load_reference(patch_forward=with_lora, lora_linear=lora_linear, NAMES=NAMES)
 
 
 def module_shapes(cfg):

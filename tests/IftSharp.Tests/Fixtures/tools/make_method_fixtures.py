@@ -3,29 +3,13 @@
 the independent float64 PyTorch forward of make_model_fixtures.py (loaded from its source and given an inputs_embeds
 entry for IFT's fused pass) and the objectives written out here from the official IFT/EXO code and TRL.
 Run: /usr/bin/python3 tests/IftSharp.Tests/Fixtures/tools/make_method_fixtures.py  -> ../methods/first_step.json"""
-import json, math, os, struct
+import json, math, os
 import torch
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-src = open(os.path.join(HERE, "make_model_fixtures.py")).read()
-src = src[: src.index("\nmake(\"tiny-llama3\"")]  # definitions only: do not rewrite the model fixtures
-src = src.replace("def reference_logits(cfg, w, ids, mask):", "def reference_logits(cfg, w, ids, mask, embeds=None):")
-src = src.replace('    x = w["model.embed_tokens.weight"][ids]\n', '    x = w["model.embed_tokens.weight"][ids] if embeds is None else embeds.double()\n')
-ns = {"__file__": os.path.join(HERE, "make_model_fixtures.py")}
-exec(compile(src, "make_model_fixtures.py", "exec"), ns)
+from reference_model import HERE, load_reference, read_safetensors, token_logps
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n)); data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__": continue
-        assert e["dtype"] == "F32"
-        a, b = e["data_offsets"]
-        out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32).reshape(e["shape"]).clone()
-    return out
+ns = load_reference(inputs_embeds=True)
 
 folder = os.path.join(HERE, "..", "models", "tiny-llama3")
 cfg = json.load(open(os.path.join(folder, "config.json")))
@@ -38,14 +22,8 @@ mask = torch.ones(B, T, dtype=torch.int64)
 mask[3, 7:] = 0; ids[3, 7:] = 0                      # row 3 is right-padded
 labels = ids.clone(); labels[:, :P] = -100; labels[mask == 0] = -100
 
-def token_logps(logits):
-    lp = torch.log_softmax(logits[:, :-1].double(), -1)
-    tgt = labels[:, 1:]
-    m = (tgt != -100).double()
-    return lp.gather(-1, tgt.clamp(min=0)[..., None]).squeeze(-1) * m, m
-
 logits = ns["reference_logits"](cfg, w, ids, mask)
-lp, m = token_logps(logits)
+lp, m = token_logps(logits, labels)
 out = {"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "labels": labels.tolist()}
 out["sft"] = float(-(lp * m).sum() / m.sum())
 
@@ -55,7 +33,7 @@ pred = logits.argmax(-1)
 further = torch.cat([ids[:, :1], pred[:, :-1]], 1)
 ids_hat = torch.where(labels == -100, ids, further)
 fused = (1 - lam) * E[ids] + lam * E[ids_hat]
-lp2, m2 = token_logps(ns["reference_logits"](cfg, w, ids, mask, embeds=fused))
+lp2, m2 = token_logps(ns["reference_logits"](cfg, w, ids, mask, embeds=fused), labels)
 rows = []
 for b in range(B):
     n = m2[b].sum(); nll = -lp2[b]

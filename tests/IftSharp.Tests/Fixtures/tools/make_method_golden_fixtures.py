@@ -1,27 +1,14 @@
 #!/usr/bin/python3
-"""One step of the methods whose batches are more than their objective (KTO, SPIN) on the tiny Llama-3-style checkpoint (models/tiny-llama3), with the
-independent float64 PyTorch forward of make_model_fixtures.py and KTO and SPIN written out here from TRL's KTOTrainer and
-uclaml/SPIN. Inputs are the token rows of methods/first_step.json (prompt = the first 4 tokens of each row).
+"""One step of the methods whose batches are more than their objective (KTO, SPIN) on the tiny Llama-3-style checkpoint
+(models/tiny-llama3), with the independent float64 PyTorch forward of make_model_fixtures.py and KTO and SPIN written out
+here from TRL's KTOTrainer and uclaml/SPIN. Inputs are the token rows of methods/first_step.json (prompt = the first 4 tokens of each row).
 Run: /usr/bin/python3 tests/IftSharp.Tests/Fixtures/tools/make_method_golden_fixtures.py  -> ../methods/method_golden.json"""
-import json, os, struct
+import json, os
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-src = open(os.path.join(HERE, "make_model_fixtures.py")).read()
-src = src[: src.index("\nmake(\"tiny-llama3\"")]  # definitions only
-ns = {"__file__": os.path.join(HERE, "make_model_fixtures.py")}
-exec(compile(src, "make_model_fixtures.py", "exec"), ns)
+from reference_model import HERE, load_reference, read_safetensors
 
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n)); data = f.read()
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__": continue
-        a, b = e["data_offsets"]
-        out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=torch.float32).reshape(e["shape"]).clone()
-    return out
+ns = load_reference()
 
 folder = os.path.join(HERE, "..", "models", "tiny-llama3")
 cfg = json.load(open(os.path.join(folder, "config.json")))

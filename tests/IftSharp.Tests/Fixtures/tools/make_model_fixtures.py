@@ -239,7 +239,9 @@ def reference_logits(cfg, w, ids, mask, inv=None):
     return x @ head.T
 
 
-def make(name, cfg, dtype, seed):
+def new_checkpoint(name, cfg, dtype, seed):
+    """A fixture folder with random weights (model.safetensors) and config.json: the folder, the weights and the
+    generator that drew them, which then draws the inputs."""
     gen = torch.Generator().manual_seed(seed)
     folder = os.path.join(OUT, name)
     os.makedirs(folder, exist_ok=True)
@@ -247,6 +249,16 @@ def make(name, cfg, dtype, seed):
     write_safetensors(os.path.join(folder, "model.safetensors"), w)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
+    return folder, w, gen
+
+
+def rounded(logits):
+    """A tensor of logits as nested lists of floats rounded to 7 decimals, as expected.json stores them."""
+    return [rounded(z) for z in logits] if logits.dim() > 0 else round(float(logits), 7)
+
+
+def make(name, cfg, dtype, seed):
+    folder, w, gen = new_checkpoint(name, cfg, dtype, seed)
     v, t, pad = cfg["vocab_size"], 9, 3
     ids = torch.randint(4, v, (2, t), generator=gen)
     mask = torch.ones(2, t, dtype=torch.int64)
@@ -257,18 +269,12 @@ def make(name, cfg, dtype, seed):
     assert torch.allclose(logits[1, pad:], unpadded[0], atol=1e-9), "left padding must not change real positions"
     with open(os.path.join(folder, "expected.json"), "w") as f:
         json.dump({"input_ids": ids.tolist(), "attention_mask": mask.tolist(),
-                   "logits": [[[round(float(z), 7) for z in row] for row in seq] for seq in logits]}, f)
+                   "logits": rounded(logits)}, f)
 
 
 def make_window(name, cfg, seed, t=13, pad=2):
     """A sequence longer than the window; row 1 left-padded. Also the logits with every window removed."""
-    gen = torch.Generator().manual_seed(seed)
-    folder = os.path.join(OUT, name)
-    os.makedirs(folder, exist_ok=True)
-    w = random_weights(cfg, gen, torch.float32)
-    write_safetensors(os.path.join(folder, "model.safetensors"), w)
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
+    folder, w, gen = new_checkpoint(name, cfg, torch.float32, seed)
     ids = torch.randint(4, cfg["vocab_size"], (2, t), generator=gen)
     mask = torch.ones(2, t, dtype=torch.int64)
     ids[1, :pad] = 0
@@ -277,21 +283,14 @@ def make_window(name, cfg, seed, t=13, pad=2):
     unwindowed = reference_logits({**cfg, "model_type": "llama"} if cfg["model_type"] == "mistral"
                                   else {**cfg, "use_sliding_window": False}, w, ids, mask)
     assert (windowed - unwindowed).abs().max() > 1e-3, "the window must change the logits"
-    rows = lambda z: [[[round(float(v), 7) for v in row] for row in seq] for seq in z]
     with open(os.path.join(folder, "expected.json"), "w") as f:
-        json.dump({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits": rows(windowed),
-                   "logits_without_window": rows(unwindowed)}, f)
+        json.dump({"input_ids": ids.tolist(), "attention_mask": mask.tolist(), "logits": rounded(windowed),
+                   "logits_without_window": rounded(unwindowed)}, f)
 
 
 def make_rope(name, cfg, seed, lengths):
     """One sequence per forward call, in order (dynamic RoPE carries state from call to call)."""
-    gen = torch.Generator().manual_seed(seed)
-    folder = os.path.join(OUT, name)
-    os.makedirs(folder, exist_ok=True)
-    w = random_weights(cfg, gen, torch.float32)
-    write_safetensors(os.path.join(folder, "model.safetensors"), w)
-    with open(os.path.join(folder, "config.json"), "w") as f:
-        json.dump(cfg, f, indent=2)
+    folder, w, gen = new_checkpoint(name, cfg, torch.float32, seed)
     dynamic = DynamicRope(cfg) if rope_type(cfg) == "dynamic" else None
     calls = []
     for t in lengths:
@@ -301,7 +300,7 @@ def make_rope(name, cfg, seed, lengths):
         logits = reference_logits(cfg, w, ids, mask, inv)
         used = inv if inv is not None else inv_freq(cfg)
         calls.append({"input_ids": ids.tolist(), "inv_freq": [float(v) for v in used],
-                      "logits": [[round(float(v), 7) for v in row] for row in logits[0]]})
+                      "logits": rounded(logits[0])})
     with open(os.path.join(folder, "expected.json"), "w") as f:
         json.dump({"calls": calls}, f)
 

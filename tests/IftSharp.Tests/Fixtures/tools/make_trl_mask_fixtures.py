@@ -19,18 +19,13 @@ Run: NODE_MODULES=/work/scratch/npm/node_modules /usr/bin/python3 make_trl_mask_
 import gzip, json, os, subprocess, tempfile
 import torch
 
+from reference_model import load_reference, token_logps
 from transformers_jinja import GenerationSpans, make_env
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOK = os.path.join(HERE, "..", "tokenization")
 
-src = open(os.path.join(HERE, "make_model_fixtures.py")).read()
-src = src[: src.index("\nmake(\"tiny-llama3\"")]  # definitions only
-src = src.replace("def reference_logits(cfg, w, ids, mask):", "def reference_logits(cfg, w, ids, mask, embeds=None):")
-src = src.replace('    x = w["model.embed_tokens.weight"][ids]\n',
-                  '    x = w["model.embed_tokens.weight"][ids] if embeds is None else embeds.double()\n')
-ns = {"__file__": os.path.join(HERE, "make_model_fixtures.py")}
-exec(compile(src, "make_model_fixtures.py", "exec"), ns)
+ns = load_reference(inputs_embeds=True)
 
 env = make_env()
 ext = next(e for e in env.extensions.values() if isinstance(e, GenerationSpans))
@@ -226,18 +221,12 @@ for c in loss_rows:
     ids = torch.tensor([[vocabulary.index(i) for i in c["completion"]["input_ids"]]])
     labels = torch.tensor([[vocabulary.index(l) if l != -100 else -100 for l in c["completion"]["labels"]]])
     mask = torch.ones_like(ids)
-
-    def token_logps(logits):
-        lp = torch.log_softmax(logits[:, :-1].double(), -1)
-        tgt = labels[:, 1:]
-        m = (tgt != -100).double()
-        return lp.gather(-1, tgt.clamp(min=0)[..., None]).squeeze(-1) * m, m
     logits = ns["reference_logits"](cfg, w, ids, mask)
-    lp, m = token_logps(logits)
+    lp, m = token_logps(logits, labels)
     sft = float(-(lp * m).sum() / m.sum())
     pred = logits.argmax(-1)
     ids_hat = torch.where(labels == -100, ids, torch.cat([ids[:, :1], pred[:, :-1]], 1))
-    lp2, m2 = token_logps(ns["reference_logits"](cfg, w, ids, mask, embeds=(1 - lam) * E[ids] + lam * E[ids_hat]))
+    lp2, m2 = token_logps(ns["reference_logits"](cfg, w, ids, mask, embeds=(1 - lam) * E[ids] + lam * E[ids_hat]), labels)
     T = ids.shape[1]
     n = m2[0].sum(); nll = -lp2[0]
     cw = [0.0] * (T - 1); acc = 0.0
