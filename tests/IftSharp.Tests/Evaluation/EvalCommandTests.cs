@@ -197,7 +197,8 @@ public class EvalCommandTests
         Assert.Equal(0.5, results.GetProperty(EvalDataset.ChoiceTask).GetProperty("acc").GetDouble());
         Assert.Equal(1.0, results.GetProperty(EvalDataset.ChoiceTask).GetProperty("acc_norm").GetDouble());
         Assert.Equal(4, results.GetProperty("perplexity").GetProperty("items").GetInt32());
-        var samples = File.ReadAllLines(Path.Combine(output, EvalReport.SamplesFile)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+        var samples = File.ReadAllLines(Path.Combine(output, EvalReport.SamplesFile))
+            .Select(l => JsonDocument.Parse(l).RootElement).ToList();
         Assert.Equal(6, samples.Count); // answer and choice rows; perplexity texts have no samples
         Assert.Equal("Answer: 42", samples[0].GetProperty("generation").GetString());
         Assert.Equal("42", samples[0].GetProperty("extracted").GetString());
