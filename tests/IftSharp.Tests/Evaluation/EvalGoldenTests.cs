@@ -25,9 +25,10 @@ public class EvalGoldenTests
         using var model = LlamaForCausalLM.FromPretrained(dir);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "expected.json")));
         var root = doc.RootElement;
-        var ids = root.GetProperty("input_ids").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray()).ToArray();
-        var mask = root.GetProperty("attention_mask").EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray())
-            .ToArray();
+        int[][] Matrix(string name) =>
+            root.GetProperty(name).EnumerateArray().Select(r => r.EnumerateArray().Select(v => v.GetInt32()).ToArray()).ToArray();
+        var ids = Matrix("input_ids");
+        var mask = Matrix("attention_mask");
         var logits = root.GetProperty("logits");
 
         var rows = new List<TrainingExample>();
