@@ -56,7 +56,12 @@ public static class EvalCommand
                 Items = parse.GetValue(items), BatchSize = parse.GetValue(batch), Seed = parse.GetValue(seed),
             };
             using var cancel = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+            // The first Ctrl-C stops after the current batch (nothing is written); a second ends the process at once.
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = !cancel.IsCancellationRequested;
+                cancel.Cancel();
+            };
             Console.CancelKeyPress += onCancel;
             EvalReport report;
             try
@@ -68,9 +73,11 @@ public static class EvalCommand
                     Log = line => Console.Error.WriteLine($"warning: {line}"),
                     OnProgress = p =>
                     {
-                        if (p.Task == last) return;
+                        // A count that updates in place on a terminal; one line per task when standard error is redirected.
+                        if (!Console.IsErrorRedirected)
+                            Console.Error.Write($"\revaluating {p.Task}: {p.Done}/{p.Total} {p.Unit}" + (p.Done == p.Total ? "\n" : ""));
+                        else if (p.Task != last) Console.Error.WriteLine($"evaluating {p.Task} ({p.Total} {p.Unit})");
                         last = p.Task;
-                        Console.Error.WriteLine($"evaluating {p.Task} ({p.Total} {p.Unit})");
                     },
                 });
             }
