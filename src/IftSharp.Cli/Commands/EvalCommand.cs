@@ -81,6 +81,11 @@ public static class EvalCommand
                     },
                 });
             }
+            catch (OperationCanceledException)
+            {
+                Console.Error.WriteLine("interrupted; nothing was written");
+                return CliErrors.Interrupted;
+            }
             finally { Console.CancelKeyPress -= onCancel; }
             Render(report);
             if (options.Output is string dir)

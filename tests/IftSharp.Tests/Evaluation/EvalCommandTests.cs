@@ -112,6 +112,24 @@ public class EvalCommandTests
         Assert.True(plain.Zip(adapted).Max(p => Math.Abs(p.First - p.Second)) > 0.1, "the adapter should change the scores");
     }
 
+    [Fact]
+    public void CtrlCStopsAfterTheBatchWithExitCode130AndWritesNothing()
+    {
+        var output = Path.Combine(Temp.Directory("eval-ctrl-c"), "out");
+        using var process = CliRun.Start("eval", "--model", Bigram.Value, "--tasks", "reasoning", "--items", "200", "--batch-size", "1",
+            "--output", output);
+        // The first progress line comes once the model is loaded and the first task starts: Ctrl-C then.
+        var first = process.StandardError.ReadLine();
+        Assert.StartsWith("evaluating reasoning", first);
+        CliRun.Interrupt(process);
+        var rest = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(2)));
+        Assert.Equal(130, process.ExitCode);
+        Assert.Contains("interrupted; nothing was written", rest);
+        new CliOutcome(process.ExitCode, rest).AssertNoStackTrace();
+        Assert.False(Directory.Exists(output));
+    }
+
     [Theory]
     [InlineData("3 + 4 = 7.\nAnswer: 7", true, "7")]
     [InlineData("7\nmore", true, null)] // the suite's answers need their Answer: line
