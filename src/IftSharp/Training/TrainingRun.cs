@@ -258,6 +258,7 @@ public static class TrainingRun
                 throw new InputException($"--lora-r: {r}, but --adapter {o.Adapter} has r {saved.R} (its adapter_config.json decides)");
             return saved;
         }
+        if (o.LoraAlpha is not null && o.LoraR is null) throw new InputException("--lora-alpha: does nothing without --lora-r");
         return o.LoraR is int rank
             ? LoraConfig.FromOptions(rank, o.LoraAlpha, o.LoraDropout, o.LoraTargetModules, o.UseRslora)
             : null;
