@@ -150,6 +150,29 @@ public class LoraTrainingTests
         finally { Directory.Delete(dir, true); }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void WithSaveStepsZeroTheFinalFolderIsTheModelAndTheOptimizerOnlyWhenAsked(bool saveOptimizer)
+    {
+        var dir = Setup("save-final");
+        try
+        {
+            var o = Options("sft", dir, "out", steps: 2, saveSteps: 0) with { SaveFinalOptimizer = saveOptimizer };
+            TrainingRun.Run(o);
+            var names = Directory.GetFileSystemEntries(o.Output!).Select(Path.GetFileName).Order(StringComparer.Ordinal).ToList();
+            string[] model = ["config.json", "metrics.jsonl", "model.safetensors", "tokenizer.json", "tokenizer_config.json"];
+            string[] expected = saveOptimizer ? [.. model, TrainingCheckpoint.OptimizerFile] : model;
+            Assert.Equal(expected.Order(StringComparer.Ordinal), names);
+            if (!saveOptimizer) return;
+            // The state is the run's: it loads into an optimizer over the same parameters.
+            using var trained = LlamaForCausalLM.FromPretrained(o.Output!);
+            var optimizer = new IftSharp.Training.Optimizers.AdamWOptimizer(trained.parameters(), 1e-3);
+            optimizer.load_state_dict(Path.Combine(o.Output!, TrainingCheckpoint.OptimizerFile));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
     [Fact]
     public void APrecomputedReferenceIsFreedBeforeTheFirstStep()
     {
