@@ -14,8 +14,8 @@ public static class TrainCommand
 {
     public static Command Create()
     {
-        var command = new Command("train", "Fine-tune a model folder with any method (--method); writes the model (Hugging Face format), "
-            + "metrics.jsonl and checkpoints to --output. Methods:\n"
+        var command = new Command("train", "Fine-tune a model folder with any method (--method); writes the model (Hugging Face "
+            + "format), or with --lora-r the LoRA adapter (PEFT's format), metrics.jsonl and checkpoints to --output. Methods:\n"
             + string.Join("\n", MethodRegistry.All.Select(m => $"  {m.Name}: {m.Help} [{m.Shape.Describe()}"
                 + (m.NeedsReference ? "; reference model" : "") + "]")));
         var options = new SettingOptions();

@@ -67,7 +67,8 @@ public static class RunFingerprint
     public static string ModelIdentity(string modelDirectory)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var name in new[] { "config.json", Models.Lora.PeftAdapter.ConfigFileName }.Concat(PretrainedModelCheckpoint.TokenizerFiles))
+        string[] files = ["config.json", Models.Lora.PeftAdapter.ConfigFileName, .. PretrainedModelCheckpoint.TokenizerFiles];
+        foreach (var name in files)
         {
             var path = Path.Combine(modelDirectory, name);
             if (!File.Exists(path)) continue;

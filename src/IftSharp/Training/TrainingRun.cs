@@ -25,7 +25,8 @@ public sealed record TrainingRunOptions
     public string? EvalDataset { get; init; }
     [Setting("max-length", "Tokens per sequence; longer sequences are cut on the right", Min = 1)]
     public int MaxLength { get; init; } = 512;
-    [Setting("max-prompt-length", "Keep only the last N prompt tokens (TRL: the prompt is cut on the left, then the sequence on the right)", Min = 1)]
+    [Setting("max-prompt-length", "Keep only the last N prompt tokens (TRL: the prompt is cut on the left, then the sequence on "
+        + "the right)", Min = 1)]
     public int? MaxPromptLength { get; init; }
     [Setting("precompute-ref-logps", "Compute the reference model's log-probs once before training, then free the reference model")]
     public bool PrecomputeReferenceLogps { get; init; }
@@ -128,13 +129,14 @@ public static class TrainingRun
         string output = o.Output ?? throw new InputException("--output: missing; expected a folder for the trained model");
         if (o.PrecomputeReferenceLogps && !method.SupportsPrecomputedReference)
             throw new InputException(method.NeedsReference
-                ? $"--precompute-ref-logps: --method {method.Name} cannot precompute its reference log-probs (they depend on each batch)"
+                ? $"--precompute-ref-logps: --method {method.Name} cannot precompute its reference log-probs "
+                    + "(they depend on each batch)"
                 : $"--precompute-ref-logps: --method {method.Name} has no reference model");
         if (o.EvalDataset is not null && !method.SupportsEvaluation)
             throw new InputException($"--eval-dataset: --method {method.Name} does not support an evaluation loss");
         if (Path.GetFullPath(output).TrimEnd('/') == Path.GetFullPath(modelDir).TrimEnd('/'))
-            throw new InputException($"--output: {output} is the --model folder; the trained model would replace the one it starts from "
-                + "(choose another --output)");
+            throw new InputException($"--output: {output} is the --model folder; the trained model would replace the one it "
+                + "starts from (choose another --output)");
         var lora = LoraSettings(o);
         if (o.RefDtype != ReferenceDtype.Float32)
         {
@@ -163,7 +165,8 @@ public static class TrainingRun
             var found = TrainingCheckpoint.Latest(output, removeUnreadable: false)
                 ?? throw new InputException($"--resume: no checkpoint-* folder in {output}");
             RunFingerprint.Check(found.State, fingerprint, found.Path, callbacks.Log);
-            resumed = TrainingCheckpoint.Latest(output, callbacks.Log)!; // the same one; now the unreadable newer ones go, with a word
+            // The same one; now the unreadable newer ones go, with a word.
+            resumed = TrainingCheckpoint.Latest(output, callbacks.Log)!;
             folder.DropRoundsAfter(resumed.State.Round);
             if (resumed.Step >= o.Trainer.MaxSteps) // it finished training; the final save is what may be missing
             {
@@ -252,7 +255,8 @@ public static class TrainingRun
     {
         if (o.Adapter is not null)
         {
-            if (!Directory.Exists(o.Adapter)) throw new InputException($"--adapter: {o.Adapter} is not a folder; expected a PEFT adapter folder");
+            if (!Directory.Exists(o.Adapter))
+                throw new InputException($"--adapter: {o.Adapter} is not a folder; expected a PEFT adapter folder");
             var saved = PeftAdapter.ReadConfig(o.Adapter);
             if (o.LoraR is int r && r != saved.R)
                 throw new InputException($"--lora-r: {r}, but --adapter {o.Adapter} has r {saved.R} (its adapter_config.json decides)");

@@ -91,7 +91,9 @@ public class LoraCommandTests
                 "--max-steps", "2", "--batch-size", "2", "--max-length", "64", "--learning-rate", "0.01");
             Assert.True(train.Code == 0, train.Stderr);
 
-            Assert.Equal(new[] { "adapter_config.json", "adapter_model.safetensors", "metrics.jsonl", "tokenizer.json", "tokenizer_config.json" },
+            string[] files =
+                ["adapter_config.json", "adapter_model.safetensors", "metrics.jsonl", "tokenizer.json", "tokenizer_config.json"];
+            Assert.Equal(files,
                 Directory.GetFileSystemEntries(output).Select(Path.GetFileName).Order(StringComparer.Ordinal));
             using (var config = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "adapter_config.json"))))
             {
@@ -115,7 +117,8 @@ public class LoraCommandTests
             foreach (var (block, name, inputs, outputs) in new[]
             {
                 ("self_attn", "q_proj", 32L, 32L), ("self_attn", "k_proj", 32L, 32L), ("self_attn", "v_proj", 32L, 32L),
-                ("self_attn", "o_proj", 32L, 32L), ("mlp", "gate_proj", 32L, 64L), ("mlp", "up_proj", 32L, 64L), ("mlp", "down_proj", 64L, 32L),
+                ("self_attn", "o_proj", 32L, 32L), ("mlp", "gate_proj", 32L, 64L), ("mlp", "up_proj", 32L, 64L),
+                ("mlp", "down_proj", 64L, 32L),
             })
             {
                 expected[$"base_model.model.model.layers.0.{block}.{name}.lora_A.weight"] = [4, inputs];
@@ -131,7 +134,8 @@ public class LoraCommandTests
                 }
             }
 
-            var generate = CliRun.Run("generate", "--model", model, "--adapter", output, "--prompt", "Reverse cat", "--max-new-tokens", "3");
+            var generate = CliRun.Run("generate", "--model", model, "--adapter", output, "--prompt", "Reverse cat",
+                "--max-new-tokens", "3");
             Assert.True(generate.Code == 0, generate.Stderr);
             var merged = Path.Combine(dir, "merged");
             var merge = CliRun.Run("merge", "--model", model, "--adapter", output, "--output", merged);

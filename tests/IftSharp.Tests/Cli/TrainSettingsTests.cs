@@ -32,7 +32,8 @@ public class TrainSettingsTests
     [InlineData("exo", new[] { "--label-smoothing", "0.01" }, "--label-smoothing: only used with --exo-target smoothed")]
     [InlineData("nope", new string[0], "--method: 'nope' is not a method; expected one of sft, ift")]
     [InlineData("ift", new[] { "--lora-r", "0" }, "--lora-r: 0 is out of range; expected a whole number ≥ 1")]
-    [InlineData("ift", new[] { "--lora-r", "4", "--lora-target-modules", "qproj" }, "--lora-target-modules: 'qproj' is not a decoder projection")]
+    [InlineData("ift", new[] { "--lora-r", "4", "--lora-target-modules", "qproj" },
+        "--lora-target-modules: 'qproj' is not a decoder projection")]
     [InlineData("ift", new[] { "--lora-r", "4", "--lora-dropout", "1" }, "--lora-dropout: 1 is out of range; expected a number in [0, 1)")]
     [InlineData("ift", new[] { "--lora-alpha", "8" }, "--lora-alpha: does nothing without --lora-r")]
     [InlineData("ift", new[] { "--adapter", "no-such-adapter" }, "--adapter: no-such-adapter is not a folder")]

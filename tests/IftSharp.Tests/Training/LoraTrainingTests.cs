@@ -34,7 +34,10 @@ public class LoraTrainingTests
     {
         Method = method, Model = Path.Combine(dir, "start"), Dataset = Data(method, dir), Output = Path.Combine(dir, output),
         MaxLength = 64,
-        Trainer = new TrainerOptions { MaxSteps = steps, BatchSize = 2, LearningRate = 1e-2, WarmupRatio = 0, Seed = 3, SaveSteps = saveSteps },
+        Trainer = new TrainerOptions
+        {
+            MaxSteps = steps, BatchSize = 2, LearningRate = 1e-2, WarmupRatio = 0, Seed = 3, SaveSteps = saveSteps,
+        },
     };
 
     private static string Setup(string prefix)
@@ -127,7 +130,12 @@ public class LoraTrainingTests
         var dir = Setup("lora-continue");
         try
         {
-            var first = Options("sft", dir, "first", steps: 2, saveSteps: 0) with { LoraR = 2, LoraAlpha = 3, LoraTargetModules = "q_proj,v_proj" };
+            var first = Options("sft", dir, "first", steps: 2, saveSteps: 0) with
+            {
+                LoraR = 2,
+                LoraAlpha = 3,
+                LoraTargetModules = "q_proj,v_proj",
+            };
             TrainingRun.Run(first);
             var second = Options("sft", dir, "second", steps: 1, saveSteps: 0) with { Adapter = first.Output };
             double? startLoss = null;
