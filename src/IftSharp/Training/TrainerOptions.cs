@@ -30,7 +30,8 @@ public sealed record TrainerOptions
     [Setting("group-by-length", "Batch rows of similar length together (less padding), as transformers' group_by_length")]
     public bool GroupByLength { get; init; }
     /// <summary>Save a checkpoint every this many optimizer steps (0: none, except on Ctrl-C).</summary>
-    [Setting("save-steps", "Write OUTPUT/checkpoint-STEP every N steps, and at the end (0: only on Ctrl-C)", Min = 0)]
+    [Setting("save-steps", "Write OUTPUT/checkpoint-STEP (model or adapter, optimizer state) every N steps and at the end, "
+        + "for --resume; 0: none, except where Ctrl-C stops the run", Min = 0)]
     public int SaveSteps { get; init; }
     /// <summary>Keep only the newest this many checkpoints (null: all).</summary>
     [Setting("save-total-limit", "Keep only the newest N checkpoints", Min = 1)]
@@ -39,7 +40,8 @@ public sealed record TrainerOptions
     [Setting("eval-steps", "Log eval_loss on --eval-dataset every N steps and at the last step", Min = 1)]
     public int EvalSteps { get; init; } = 50;
     /// <summary>Continue from the newest checkpoint in <see cref="OutputDirectory"/>.</summary>
-    [Setting("resume", "Continue from the newest checkpoint in --output: the same per-step losses as an uninterrupted run")]
+    [Setting("resume", "Continue from the newest checkpoint in --output (see --save-steps): the same per-step losses as an "
+        + "uninterrupted run")]
     public bool Resume { get; init; }
     /// <summary>Where <c>metrics.jsonl</c> is appended and checkpoints go; null writes nothing.</summary>
     public string? OutputDirectory { get; init; }

@@ -31,6 +31,16 @@ public class TrainSettingsTests
     [InlineData("dpo", new[] { "--loss-type", "exo_pair" }, "--loss-type exo_pair: needs --label-smoothing > 0")]
     [InlineData("exo", new[] { "--label-smoothing", "0.01" }, "--label-smoothing: only used with --exo-target smoothed")]
     [InlineData("nope", new string[0], "--method: 'nope' is not a method; expected one of sft, ift")]
+    [InlineData("ift", new[] { "--lora-r", "0" }, "--lora-r: 0 is out of range; expected a whole number ≥ 1")]
+    [InlineData("ift", new[] { "--lora-r", "4", "--lora-target-modules", "qproj" },
+        "--lora-target-modules: 'qproj' is not a decoder projection")]
+    [InlineData("ift", new[] { "--lora-r", "4", "--lora-dropout", "1" }, "--lora-dropout: 1 is out of range; expected a number in [0, 1)")]
+    [InlineData("ift", new[] { "--lora-alpha", "8" }, "--lora-alpha: does nothing without --lora-r")]
+    [InlineData("ift", new[] { "--adapter", "no-such-adapter" }, "--adapter: no-such-adapter is not a folder")]
+    [InlineData("ift", new[] { "--logits-chunk", "0" }, "--logits-chunk: 0 is out of range")]
+    [InlineData("sft", new[] { "--ref-dtype", "bf16" }, "--ref-dtype: --method sft has no reference model")]
+    [InlineData("dpo", new[] { "--lora-r", "4", "--ref-dtype", "bf16" }, "--ref-dtype: with LoRA the reference is the base model itself")]
+    [InlineData("dpo", new[] { "--ref-dtype", "fp8" }, "--ref-dtype: 'fp8' is not one of float32, bf16")]
     public void BadSettingsAreRefusedBeforeAnythingLoads(string method, string[] flags, string expected)
     {
         // The model folder does not exist: every one of these is refused before it would be read.
@@ -56,6 +66,17 @@ public class TrainSettingsTests
         var trainer = SettingOptions.Bind(new TrainerOptions(), given);
         var options = MethodRegistry.Options(method, given);
         TrainingRun.Run(run with { Trainer = trainer, MethodOptions = options });
+    }
+
+    [Theory]
+    [InlineData("--lora-dropout", "0.1")]
+    [InlineData("--lora-target-modules", "q_proj")]
+    [InlineData("--use-rslora")]
+    public void ALoraSettingWithoutLoraIsRefused(params string[] flag)
+    {
+        var outcome = CliRun.Run(["train", "--model", "m", "--dataset", "d", "--output", "no-such-out", .. flag]);
+        outcome.AssertError(2, $"{flag[0]}: does nothing without --lora-r (or --adapter)");
+        Assert.False(Directory.Exists("no-such-out"));
     }
 
     [Fact]

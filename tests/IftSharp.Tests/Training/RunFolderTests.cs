@@ -154,11 +154,13 @@ public class RunFolderTests
             [
                 "method", "model", "dataset", "batch-size", "grad-accum", "max-length", "max-prompt-length", "seed", "optimizer",
                 "scheduler", "warmup-ratio", "learning-rate", "max-steps", "bf16", "max-grad-norm", "weight-decay", "group-by-length",
-                "precompute-ref-logps", "lambda", "gamma", "propagation",
+                "precompute-ref-logps", "lambda", "gamma", "propagation", "lora-r", "lora-alpha", "lora-dropout", "lora-target-modules",
+                "use-rslora", "gradient-checkpointing", "logits-chunk", "ref-dtype",
             ];
             foreach (var key in trajectory)
                 Assert.True(f.ContainsKey(key), key);
-            foreach (var key in new[] { "output", "save-steps", "save-total-limit", "eval-steps", "eval-dataset", "resume", "overwrite" })
+            foreach (var key in new[]
+                { "output", "save-steps", "save-total-limit", "eval-steps", "eval-dataset", "resume", "overwrite", "save-final-optimizer" })
                 Assert.False(f.ContainsKey(key), key);
             // Bookkeeping changes leave it equal; a trajectory setting changes it.
             var g = RunFingerprint.Of(o with { Method = "ift", Output = "elsewhere", Trainer = o.Trainer with { SaveSteps = 7 } },
