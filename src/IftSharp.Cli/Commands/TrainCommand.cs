@@ -31,10 +31,13 @@ public static class TrainCommand
         {
             var given = options.Given(parse, parse.GetValue(config));
             bool evalSteps = given.ContainsKey("eval-steps");
+            var loraGiven = LoraFlags.Where(given.ContainsKey).ToHashSet();
             var runOptions = SettingOptions.Bind(new TrainingRunOptions(), given);
             var method = MethodRegistry.Get(runOptions.Method);
             var trainer = SettingOptions.Bind(new TrainerOptions(), given);
             if (evalSteps && runOptions.EvalDataset is null) throw new InputException("--eval-steps: does nothing without --eval-dataset");
+            if (!runOptions.UsesLora && LoraFlags.FirstOrDefault(loraGiven.Contains) is string lonely)
+                throw new InputException($"--{lonely}: does nothing without --lora-r (or --adapter)");
             // What is left are method settings: each must be one of the chosen method's.
             var methodOptions = MethodRegistry.Options(method, given);
             runOptions = runOptions with { Trainer = trainer, MethodOptions = methodOptions };
@@ -42,6 +45,9 @@ public static class TrainCommand
         }));
         return command;
     }
+
+    /// <summary>The LoRA settings that mean something only when LoRA is on.</summary>
+    private static readonly string[] LoraFlags = ["lora-alpha", "lora-dropout", "lora-target-modules", "use-rslora"];
 
     private static int Train(TrainingRunOptions options)
     {

@@ -45,13 +45,14 @@ public sealed class KtoMethod() : TrainingMethod<KtoOptions>("kto", "KTO",
         {
             var rows = items.Select(x => x.Example).ToList();
             var mismatched = items.Select((x, i) => Mismatched(x, items[(i + items.Count - 1) % items.Count], session.MaxLength)).ToList();
-            var policy = SequenceScores.Of(session.Compute, rows, session.PadId).Slot(0, rows.Count);
+            var chunk = session.LogitsChunk;
+            var policy = SequenceScores.Of(session.Compute, rows, session.PadId, chunk: chunk).Slot(0, rows.Count);
             Tensor klPolicy, referenceSums;
             using (no_grad())
             {
-                klPolicy = SequenceScores.Of(session.Compute, mismatched, session.PadId).Slot(0, rows.Count).Sum;
-                referenceSums = stack([.. Enumerable.Range(0, 2).Select(s => SequenceScores.Of(reference, [.. rows, .. mismatched], session.PadId)
-                    .Slot(s, rows.Count).Sum)]);
+                klPolicy = SequenceScores.Of(session.Compute, mismatched, session.PadId, chunk: chunk).Slot(0, rows.Count).Sum;
+                var referenceScores = SequenceScores.Of(reference, [.. rows, .. mismatched], session.PadId, chunk: chunk);
+                referenceSums = stack([.. Enumerable.Range(0, 2).Select(s => referenceScores.Slot(s, rows.Count).Sum)]);
             }
             var desirable = tensor(items.Select(x => x.Desirable).ToArray());
             var result = Kto.Loss(policy, new SequenceLogps(referenceSums[0], policy.Length), desirable, klPolicy, referenceSums[1], options);

@@ -26,10 +26,11 @@ public static class PairedForward
     public static IReadOnlyList<TrainingExample> Sequences(PreferenceExample pair) => [pair.Chosen, pair.Rejected];
 
     /// <param name="indices">The pairs' positions in the dataset the reference log-probs were precomputed for.</param>
+    /// <param name="chunk">Apply the LM head this many positions at a time (<see cref="TrainingSession.LogitsChunk"/>).</param>
     public static PairScores Score(ICausalLM policy, IReadOnlyList<PreferenceExample> pairs, IReadOnlyList<int> indices,
-        ReferenceLogps? reference, int padId, double temperature = 1.0)
+        ReferenceLogps? reference, int padId, double temperature = 1.0, int? chunk = null)
     {
-        var tokens = SequenceScores.Of(policy, SequenceScores.SlotMajor(pairs, Sequences), padId, temperature);
+        var tokens = SequenceScores.Of(policy, SequenceScores.SlotMajor(pairs, Sequences), padId, temperature, chunk);
         int b = pairs.Count;
         var (chosen, rejected) = (tokens.Slot(0, b), tokens.Slot(1, b));
         if (reference is null) return new PairScores(chosen, rejected, tokens.SlotTokens(0, b));
@@ -100,7 +101,7 @@ public abstract class PairwiseMethod<TOptions>(string name, string displayName, 
                 if (evalPairs is not null) evalReference = Precompute(session, reference, evalPairs, temperature, "evaluation");
                 session.ReleaseReference();
             }
-            else trainReference = evalReference = ReferenceLogps.Live(reference, session.PadId, temperature);
+            else trainReference = evalReference = ReferenceLogps.Live(reference, session.PadId, temperature, session.LogitsChunk);
         }
         var evalRound = evalPairs is null ? null : new PairRound(evalPairs, evalReference);
         return TrainOnPairs(session, options, rounds: 1, _ => new PairRound(pairs, trainReference), evalRound);
@@ -110,7 +111,8 @@ public abstract class PairwiseMethod<TOptions>(string name, string displayName, 
         double temperature, string which)
     {
         session.Log?.Invoke($"Computing the reference log-probs of {pairs.Count} {which} pairs once.");
-        return ReferenceLogps.Precompute(reference, pairs, PairedForward.Sequences, session.PadId, session.Options.BatchSize, temperature);
+        return ReferenceLogps.Precompute(reference, pairs, PairedForward.Sequences, session.PadId, session.Options.BatchSize, temperature,
+            chunk: session.LogitsChunk);
     }
 
     /// <summary>
@@ -125,7 +127,8 @@ public abstract class PairwiseMethod<TOptions>(string name, string displayName, 
         (ObjectiveResult, long) BatchLoss(IReadOnlyList<(int Index, PreferenceExample Pair)> items, PairRound from)
         {
             var pairs = items.Select(x => x.Pair).ToList();
-            var scores = PairedForward.Score(session.Compute, pairs, items.Select(x => x.Index).ToList(), from.Reference, session.PadId, temperature);
+            var scores = PairedForward.Score(session.Compute, pairs, items.Select(x => x.Index).ToList(), from.Reference, session.PadId,
+                temperature, session.LogitsChunk);
             return (Loss(scores, options), PairedForward.Tokens(pairs));
         }
         static List<(int, PreferenceExample)> Indexed(IReadOnlyList<PreferenceExample> pairs) => pairs.Select((p, i) => (i, p)).ToList();

@@ -43,16 +43,18 @@ public abstract class RewardGroupMethod<TOptions>(string name, string displayNam
         ReferenceLogps reference;
         if (session.PrecomputeReference)
         {
-            reference = ReferenceLogps.Precompute(model, groups, g => g.Completions, session.PadId, session.Options.BatchSize, temperature);
+            reference = ReferenceLogps.Precompute(model, groups, g => g.Completions, session.PadId, session.Options.BatchSize, temperature,
+                chunk: session.LogitsChunk);
             session.ReleaseReference();
         }
-        else reference = ReferenceLogps.Live(model, session.PadId, temperature);
+        else reference = ReferenceLogps.Live(model, session.PadId, temperature, session.LogitsChunk);
 
         (ObjectiveResult, long) BatchLoss(IReadOnlyList<(int Index, RewardGroup Group)> items)
         {
             var batch = items.Select(x => x.Group).ToList();
             int g = batch.Count, k = batch[0].Completions.Count;
-            var tokens = SequenceScores.Of(session.Compute, SequenceScores.SlotMajor(batch, x => x.Completions), session.PadId, temperature);
+            var tokens = SequenceScores.Of(session.Compute, SequenceScores.SlotMajor(batch, x => x.Completions), session.PadId, temperature,
+                session.LogitsChunk);
             var policy = stack(Enumerable.Range(0, k).Select(s => tokens.Slot(s, g).Sum).ToArray(), 1); // [G, K]
             var referenceSums = reference.Sums(batch, items.Select(x => x.Index).ToList(), x => x.Completions, policy.dtype).t();
             var rewards = tensor(batch.SelectMany(x => x.Rewards).ToArray()).reshape(g, k);

@@ -24,19 +24,24 @@ public static class SequenceScores
     /// <summary>
     /// Token log-probs of <paramref name="rows"/> under <paramref name="model"/>, in one forward pass (with gradient unless
     /// the caller is under <c>no_grad</c>). <paramref name="temperature"/> divides the logits (EXO's logit temperature).
+    /// <paramref name="chunk"/> applies the LM head that many positions at a time (<c>--logits-chunk</c>, see
+    /// <see cref="TokenLogProbs.FromModel"/>): the [R, T, V] logits never exist at once.
     /// </summary>
-    public static TokenScores Of(ICausalLM model, IReadOnlyList<TrainingExample> rows, int padId, double temperature = 1.0)
+    public static TokenScores Of(ICausalLM model, IReadOnlyList<TrainingExample> rows, int padId, double temperature = 1.0,
+        int? chunk = null)
     {
         using var scope = NewDisposeScope();
-        var scores = Of(model, Batch.Collate(rows, padId), temperature);
+        var scores = Of(model, Batch.Collate(rows, padId), temperature, chunk);
         return new TokenScores(scores.Logps.MoveToOuterDisposeScope(), scores.Mask.MoveToOuterDisposeScope());
     }
 
-    /// <summary>Token log-probs of a collated batch.</summary>
-    public static TokenScores Of(ICausalLM model, Batch batch, double temperature = 1.0)
+    /// <summary>Token log-probs of a collated batch; <paramref name="chunk"/> as above.</summary>
+    public static TokenScores Of(ICausalLM model, Batch batch, double temperature = 1.0, int? chunk = null)
     {
         using var scope = NewDisposeScope();
-        var (logps, mask) = TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels, temperature);
+        var (logps, mask) = chunk is null
+            ? TokenLogProbs.Gather(model.Forward(batch.InputIds, batch.AttentionMask), batch.Labels, temperature)
+            : TokenLogProbs.FromModel(model, batch.InputIds, batch.AttentionMask, batch.Labels, temperature, chunk);
         return new TokenScores(logps.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
     }
 

@@ -51,6 +51,9 @@ public abstract class SingleTargetMethod<TOptions>(string name, string displayNa
     {
         var data = Items<TrainingExample>(train);
         var model = session.Compute;
+        var chunk = session.LogitsChunk;
+        // A frozen input embedding (the base under LoRA) is already what IFT's frozen copy would be: embed with it, no copy.
+        bool embeddingFrozen = !model.EmbedTokens.weight!.requires_grad;
         FrozenEmbeddingCopy? frozen = null; // IFT's copy of the input embedding, made when first asked for
         try
         {
@@ -58,12 +61,13 @@ public abstract class SingleTargetMethod<TOptions>(string name, string displayNa
             {
                 var batch = Batch.Collate(examples, session.PadId);
                 var scores = new TargetScores(
-                    () => SequenceScores.Of(model, batch),
+                    () => SequenceScores.Of(model, batch, chunk: chunk),
                     (lambda, trainEmbedding) =>
                     {
-                        if (!trainEmbedding) frozen ??= new FrozenEmbeddingCopy(model);
+                        bool ownEmbedding = trainEmbedding || embeddingFrozen;
+                        if (!ownEmbedding) frozen ??= new FrozenEmbeddingCopy(model);
                         var (logps, mask, firstPass) = IftForward.FusedPass(model, batch.InputIds, batch.Labels, batch.AttentionMask, lambda,
-                            trainEmbedding, frozen);
+                            ownEmbedding, frozen, chunk);
                         return new FusedScores(new TokenScores(logps, mask), firstPass);
                     });
                 return (Loss(scores, options), batch.Tokens);

@@ -93,7 +93,8 @@ public sealed class SpinMethod() : PairwiseMethod<SpinOptions>("spin", "SPIN",
             for (int k = 0; k < batch.Count; k++) pairs.Add(new PreferenceExample(batch[k], Rejected(prompts[k], answers[k], session.MaxLength)));
         }
         // The opponent is the model as the round starts: its log-probs now are its log-probs for the whole round.
-        var opponent = ReferenceLogps.Precompute(model, pairs, PairedForward.Sequences, session.PadId, session.Options.BatchSize);
+        var opponent = ReferenceLogps.Precompute(model, pairs, PairedForward.Sequences, session.PadId, session.Options.BatchSize,
+            chunk: session.LogitsChunk);
         if (path is not null) WriteRound(path, pairs, opponent, session.Tokenizer);
         return new PairRound(pairs, opponent);
     }

@@ -11,6 +11,12 @@ public static class TokenLogProbs
     public const long IgnoreIndex = -100;
 
     /// <summary>
+    /// How many times this thread gathered from a model's full [B, T, V] logits (what a chunked pass never does): the
+    /// tests check that <c>--logits-chunk</c> reaches every method's passes.
+    /// </summary>
+    [ThreadStatic] internal static long FullLogitsGathers;
+
+    /// <summary>
     /// <c>Logps[b,t] = log_softmax(logits[b,t] / temperature)[labels[b,t+1]]</c>, shape [B, T-1], and
     /// <c>Mask[b,t] = labels[b,t+1] != -100</c> as a float tensor; masked positions hold 0.
     /// Logits are upcast to float32 (float64 stays float64) before the softmax. <paramref name="temperature"/> is
@@ -21,6 +27,7 @@ public static class TokenLogProbs
         if (logits.dim() != 3) throw new ArgumentException($"logits must be [B, T, V], got {Shape(logits)}");
         if (labels.dim() != 2 || labels.shape[0] != logits.shape[0] || labels.shape[1] != logits.shape[1])
             throw new ArgumentException($"labels must be [B, T] matching logits {Shape(logits)}, got {Shape(labels)}");
+        FullLogitsGathers++;
         using var scope = NewDisposeScope();
         var dtype = logits.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32;
         long t = logits.shape[1];

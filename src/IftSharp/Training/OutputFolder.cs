@@ -109,13 +109,16 @@ public sealed class OutputFolder : IDisposable
         }
     }
 
-    /// <summary>Copies the model of a finished checkpoint (weights, config, tokenizer files) into the folder as the final model.</summary>
-    public void WriteFinalModel(string checkpoint)
+    /// <summary>
+    /// Copies the model (or LoRA adapter) of a finished checkpoint, with its tokenizer files, into the folder as the final
+    /// model; its optimizer state too when <paramref name="withOptimizer"/> (<c>--save-final-optimizer</c>).
+    /// </summary>
+    public void WriteFinalModel(string checkpoint, bool withOptimizer = false)
     {
         foreach (var file in Directory.GetFiles(checkpoint))
         {
             var name = System.IO.Path.GetFileName(file);
-            if (name is TrainingCheckpoint.StateFile or TrainingCheckpoint.OptimizerFile) continue;
+            if (name is TrainingCheckpoint.StateFile || (name is TrainingCheckpoint.OptimizerFile && !withOptimizer)) continue;
             AtomicFile.Copy(file, System.IO.Path.Combine(Path, name));
         }
     }
@@ -146,7 +149,8 @@ public sealed class OutputFolder : IDisposable
         foreach (var suffix in new[] { ".tmp", ".tmp.png" })
             if (name.EndsWith(suffix, StringComparison.Ordinal)) name = name[..^suffix.Length] + (suffix == ".tmp.png" ? ".png" : "");
         return name is "metrics.jsonl" or "metrics.png" or "config.json" or "generation_config.json" or "model.safetensors"
-                   or "model.safetensors.index.json"
+                   or "model.safetensors.index.json" or TrainingCheckpoint.OptimizerFile
+                   or Models.Lora.PeftAdapter.ConfigFileName or Models.Lora.PeftAdapter.WeightsFileName
                || PretrainedModelCheckpoint.TokenizerFiles.Contains(name)
                || (name.StartsWith("model-", StringComparison.Ordinal) && name.EndsWith(".safetensors", StringComparison.Ordinal))
                || (name.StartsWith("spin-round-", StringComparison.Ordinal) && name.EndsWith(".jsonl", StringComparison.Ordinal));

@@ -16,7 +16,8 @@ public static class RunFingerprint
 {
     /// <summary>Settings that decide where files go and what is logged, not what the weights become.</summary>
     private static readonly HashSet<string> Bookkeeping =
-        ["model", "dataset", "output", "eval-dataset", "eval-steps", "save-steps", "save-total-limit", "resume", "overwrite"];
+        ["model", "dataset", "output", "eval-dataset", "eval-steps", "save-steps", "save-total-limit", "resume", "overwrite", "adapter",
+            "save-final-optimizer"];
 
     public static IReadOnlyDictionary<string, string> Of(TrainingRunOptions o, ITrainingMethod method, object methodOptions)
     {
@@ -28,6 +29,7 @@ public static class RunFingerprint
         foreach (var s in Settings.Of(methodOptions.GetType())) f[s.Name] = s.Format(s.Get(methodOptions));
         if (o.Model is not null) f["model"] = ModelIdentity(o.Model);
         if (o.Dataset is not null) f["dataset"] = ContentHash(o.Dataset);
+        if (o.Adapter is not null) f["adapter"] = ModelIdentity(o.Adapter); // the adapter a LoRA run continues, by content
         return f;
     }
 
@@ -53,6 +55,7 @@ public static class RunFingerprint
     {
         "model" => "--model: not the model it started from (config, weights or tokenizer differ)",
         "dataset" => "--dataset: not the data it was trained on (the content differs)",
+        "adapter" => "--adapter: not the adapter it started from (its config or weights differ)",
         _ => $"--{key} was {saved}, now {current}",
     };
 
@@ -64,7 +67,7 @@ public static class RunFingerprint
     public static string ModelIdentity(string modelDirectory)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (var name in new[] { "config.json" }.Concat(PretrainedModelCheckpoint.TokenizerFiles))
+        foreach (var name in new[] { "config.json", Models.Lora.PeftAdapter.ConfigFileName }.Concat(PretrainedModelCheckpoint.TokenizerFiles))
         {
             var path = Path.Combine(modelDirectory, name);
             if (!File.Exists(path)) continue;

@@ -46,8 +46,10 @@ public static class Trainer
         if (objective.Rounds < 1 || objective.Rounds > o.MaxSteps)
             throw new InputException($"rounds: {objective.Rounds}; expected between 1 and --max-steps ({o.MaxSteps})");
         LargeAllocations.KeepPagesAcrossSteps();
+        if (session.Model is LlamaForCausalLM { Lora: not null } && session.ComputeCopy is not null)
+            throw new ArgumentException("LoRA trains without a bf16 compute copy: load the frozen base in bfloat16 instead");
         var shadow = Shadow(session.Model, session.ComputeCopy);
-        var parameters = session.Model.parameters().Where(p => p.requires_grad).ToList();
+        var parameters = session.TrainableParameters;
         OptimizerHelper optimizer = o.Optimizer == OptimizerKind.RMSprop
             ? new RmsPropOptimizer(parameters, o.LearningRate, weightDecay: o.WeightDecay)
             : new AdamWOptimizer(parameters, o.LearningRate, weightDecay: o.WeightDecay);
@@ -155,6 +157,7 @@ public static class Trainer
         // At the end (so a crash while the final model is written can still resume), or where Ctrl-C stopped the run.
         bool stopped = step < o.MaxSteps;
         if (output is not null && checkpoint is not null && step > startStep && (stopped || o.SaveSteps > 0)) Save();
+        if (!stopped) session.OnFinished?.Invoke(optimizer);
         return history;
     }
 

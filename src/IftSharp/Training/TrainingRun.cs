@@ -1,7 +1,10 @@
 using IftSharp.Core;
 using IftSharp.Methods;
 using IftSharp.Models;
+using IftSharp.Models.Lora;
 using IftSharp.Tokenization;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
 
 namespace IftSharp.Training;
 
@@ -28,13 +31,52 @@ public sealed record TrainingRunOptions
     public bool PrecomputeReferenceLogps { get; init; }
     [Setting("allow-invalid-utf8", "Read invalid UTF-8 in the dataset as U+FFFD instead of stopping at its line")]
     public bool AllowInvalidUtf8 { get; init; }
-    [Setting("bf16", "bfloat16 mixed precision: bf16 forward and backward, float32 master weights and optimizer state, float32 losses")]
+    [Setting("bf16", "bfloat16 mixed precision: bf16 forward and backward, float32 master weights and optimizer state, float32 "
+        + "losses; with LoRA the frozen base is held in bf16 only and the adapter in float32")]
     public bool Bf16 { get; init; }
+
+    // LoRA (PEFT's LoraConfig): the base model frozen, a rank-r update B·A·scaling trained on each targeted projection.
+    [Setting("lora-r", "Train a LoRA adapter of rank R instead of the whole model (the base stays frozen); the output folder "
+        + "is then a PEFT adapter folder", Min = 1)]
+    public int? LoraR { get; init; }
+    [Setting("lora-alpha", "LoRA's alpha: the update is scaled by alpha / r (alpha / sqrt(r) with --use-rslora); default 2r",
+        Min = 0, MinExclusive = true)]
+    public double? LoraAlpha { get; init; }
+    [Setting("lora-dropout", "Dropout on each adapted projection's input to A, in training only", Min = 0, Max = 1, MaxExclusive = true)]
+    public double LoraDropout { get; init; }
+    [Setting("lora-target-modules", "The projections LoRA adapts: a comma-separated list of q_proj, k_proj, v_proj, o_proj, "
+        + "gate_proj, up_proj, down_proj, or all-linear (every one of them)")]
+    public string LoraTargetModules { get; init; } = Models.Lora.LoraConfig.AllLinear;
+    [Setting("use-rslora", "rsLoRA: scale the update by alpha / sqrt(r) instead of alpha / r")]
+    public bool UseRslora { get; init; }
+    [Setting("adapter", "Continue training this LoRA adapter folder (PEFT's format) on --model; its adapter_config.json gives "
+        + "the LoRA settings")]
+    public string? Adapter { get; init; }
+
+    // Memory: what a step holds.
+    [Setting("gradient-checkpointing", "Recompute each decoder layer in backward instead of keeping its activations (about one "
+        + "more forward pass of compute, far less memory)")]
+    public bool GradientCheckpointing { get; init; }
+    [Setting("logits-chunk", "Apply the LM head N positions at a time in every pass (policy, reference, IFT's two passes), so "
+        + "the [batch, length, vocabulary] logits and their gradient never exist at once", Min = 1)]
+    public int? LogitsChunk { get; init; }
+    [Setting("ref-dtype", "The dtype a live reference model is held in: float32, or bf16 (half its memory; log-probs from "
+        + "bf16 weights); with LoRA the reference is the base itself with the adapter off")]
+    public ReferenceDtype RefDtype { get; init; } = ReferenceDtype.Float32;
+    [Setting("save-final-optimizer", "Also write the optimizer state (optimizer.bin) beside the final model or adapter in "
+        + "--output; checkpoints always hold theirs")]
+    public bool SaveFinalOptimizer { get; init; }
+
+    /// <summary>Whether the run trains a LoRA adapter (<see cref="LoraR"/> or <see cref="Adapter"/>).</summary>
+    public bool UsesLora => LoraR is not null || Adapter is not null;
     /// <summary>The loop's settings (the output folder is <see cref="Output"/>).</summary>
     public TrainerOptions Trainer { get; init; } = new();
     /// <summary>The method's options record; null takes its defaults.</summary>
     public object? MethodOptions { get; init; }
 }
+
+/// <summary>The dtype a live reference model is held in (<c>--ref-dtype</c>).</summary>
+public enum ReferenceDtype { Float32, Bf16 }
 
 /// <summary>What a run reports as it goes.</summary>
 public sealed record TrainingRunCallbacks
@@ -44,6 +86,11 @@ public sealed record TrainingRunCallbacks
     public Action<StepMetrics>? OnStep { get; init; }
     public Action<string>? Log { get; init; }
     public CancellationToken Cancel { get; init; }
+    /// <summary>
+    /// Once the models are loaded (and the adapter injected), before the first step: the session that will train, for
+    /// callers that inspect what is held (the benchmark, the tests).
+    /// </summary>
+    public Action<TrainingSession>? OnSession { get; init; }
 }
 
 /// <summary>How a run ended.</summary>
@@ -62,7 +109,9 @@ public sealed record TrainingRunResult(ITrainingMethod Method, IReadOnlyList<Ste
 /// folder, <see cref="OutputFolder"/>), reads the data through the method, loads the policy (and the frozen reference
 /// only when the method needs one), makes the bf16 compute copy, runs the <see cref="Trainer"/> loop with checkpoints
 /// and <c>metrics.jsonl</c>, and saves the model with its tokenizer files. Every input is read before anything in the
-/// folder changes.
+/// folder changes. With LoRA the base is loaded once (in bfloat16 under <c>--bf16</c>: no float32 copy of frozen
+/// weights), the adapter is injected (or read from <c>--adapter</c>) and is all that trains, is checkpointed and is
+/// saved; a method's reference is the same model with the adapter off.
 /// </summary>
 public static class TrainingRun
 {
@@ -86,6 +135,14 @@ public static class TrainingRun
         if (Path.GetFullPath(output).TrimEnd('/') == Path.GetFullPath(modelDir).TrimEnd('/'))
             throw new InputException($"--output: {output} is the --model folder; the trained model would replace the one it starts from "
                 + "(choose another --output)");
+        var lora = LoraSettings(o);
+        if (o.RefDtype != ReferenceDtype.Float32)
+        {
+            if (!method.NeedsReference) throw new InputException($"--ref-dtype: --method {method.Name} has no reference model");
+            if (lora is not null)
+                throw new InputException("--ref-dtype: with LoRA the reference is the base model itself (the adapter turned off), "
+                    + "held as the base is (bf16 with --bf16)");
+        }
 
         using var folder = OutputFolder.Claim(output, o.Trainer.Resume, o.Overwrite);
         var (tokenizer, template) = TokenizerLoader.Load(modelDir);
@@ -110,7 +167,7 @@ public static class TrainingRun
             folder.DropRoundsAfter(resumed.State.Round);
             if (resumed.Step >= o.Trainer.MaxSteps) // it finished training; the final save is what may be missing
             {
-                folder.WriteFinalModel(resumed.Path);
+                folder.WriteFinalModel(resumed.Path, o.SaveFinalOptimizer);
                 callbacks.Log?.Invoke($"{resumed.Path} is at --max-steps {o.Trainer.MaxSteps}: training had finished; "
                     + $"wrote the final model to {output} from it");
                 return new TrainingRunResult(method, [], output, Interrupted: false, resumed.Path) { FinishedFrom = resumed.Path };
@@ -119,23 +176,45 @@ public static class TrainingRun
         TrainingRunResult Stopped() => new(method, [], output, Interrupted: true, resumed?.Path);
         if (callbacks.Cancel.IsCancellationRequested) return Stopped();
 
-        using var policy = LlamaForCausalLM.FromPretrained(modelDir);
+        // A frozen LoRA base under --bf16 lives in bfloat16 only; everything else loads in float32.
+        var baseDtype = lora is not null && o.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
+        using var policy = LlamaForCausalLM.FromPretrained(modelDir, baseDtype);
+        policy.GradientCheckpointing = o.GradientCheckpointing;
+        LoraAdapter? adapter = lora is null ? null
+            : o.Adapter is not null ? PeftAdapter.Load(policy, o.Adapter, trainable: true)
+            : LoraAdapter.Inject(policy, lora, seed: o.Trainer.Seed);
         // The compute copy is overwritten from the masters before every step: allocated, never initialised.
-        using var compute = o.Bf16 ? new LlamaForCausalLM(policy.Config, ParameterAllocation.Uninitialized(TorchSharp.torch.ScalarType.BFloat16)) : null;
-        LlamaForCausalLM? reference = null;
+        using var compute = o.Bf16 && adapter is null
+            ? new LlamaForCausalLM(policy.Config, ParameterAllocation.Uninitialized(ScalarType.BFloat16))
+            { GradientCheckpointing = o.GradientCheckpointing }
+            : null;
+        ICausalLM? reference = null;
         if (method.NeedsReference)
         {
-            reference = LlamaForCausalLM.FromPretrained(modelDir);
-            foreach (var p in reference.parameters()) p.requires_grad = false;
+            if (adapter is not null) reference = new AdapterOffModel(policy);
+            else
+            {
+                var frozen = LlamaForCausalLM.FromPretrained(modelDir,
+                    o.RefDtype == ReferenceDtype.Bf16 ? ScalarType.BFloat16 : ScalarType.Float32);
+                foreach (var p in frozen.parameters()) p.requires_grad = false;
+                reference = frozen;
+            }
         }
+        IModelCheckpoint checkpoint = adapter is null ? new PretrainedModelCheckpoint(policy, modelDir)
+            : new LoraAdapterCheckpoint(adapter, modelDir, modelDir);
+        OptimizerHelper? finalOptimizer = null;
         var session = new TrainingSession
         {
-            Model = policy, ComputeCopy = compute, InitialReference = reference, OwnsReference = true,
+            Model = policy, ComputeCopy = compute, InitialReference = reference, OwnsReference = adapter is null,
             PrecomputeReference = o.PrecomputeReferenceLogps, PadId = tokenizer.PadTokenId ?? tokenizer.EosTokenId ?? 0,
             Tokenizer = tokenizer, Template = template, MaxLength = o.MaxLength, Fingerprint = fingerprint,
-            Options = o.Trainer with { OutputDirectory = output }, Checkpoint = new PretrainedModelCheckpoint(policy, modelDir),
-            OnStep = callbacks.OnStep, Log = callbacks.Log, Cancel = callbacks.Cancel,
+            Options = o.Trainer with { OutputDirectory = output }, Checkpoint = checkpoint, LogitsChunk = o.LogitsChunk,
+            OnStep = callbacks.OnStep, Log = callbacks.Log, Cancel = callbacks.Cancel, OnFinished = opt => finalOptimizer = opt,
         };
+        if (adapter is not null)
+            callbacks.Log?.Invoke($"LoRA: {adapter.Modules.Count} projections adapted, {adapter.ParameterCount:N0} trainable parameters "
+                + $"(r {adapter.Config.R}, alpha {adapter.Config.LoraAlpha:G}); the base is frozen in {baseDtype}");
+        callbacks.OnSession?.Invoke(session);
         if (callbacks.Cancel.IsCancellationRequested) { session.ReleaseReference(); return Stopped(); }
         if (o.Overwrite) folder.Clear(); // only now: every input has been read and the model loads
         IReadOnlyList<StepMetrics> history;
@@ -148,8 +227,13 @@ public static class TrainingRun
             return new TrainingRunResult(method, history, output, Interrupted: true, last);
         try
         {
-            policy.SavePretrained(output);
-            PretrainedModelCheckpoint.CopyTokenizerFiles(modelDir, output);
+            checkpoint.Save(output); // the model, or the adapter, with the tokenizer files
+            if (o.SaveFinalOptimizer && finalOptimizer is not null)
+            {
+                var path = Path.Combine(output, TrainingCheckpoint.OptimizerFile);
+                finalOptimizer.save_state_dict(path + ".tmp");
+                File.Move(path + ".tmp", path, overwrite: true);
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -158,5 +242,24 @@ public static class TrainingRun
             throw new EnvironmentException($"{output}: the final model could not be written ({e.Message}); {fallback}", e);
         }
         return new TrainingRunResult(method, history, output, Interrupted: false, last);
+    }
+
+    /// <summary>
+    /// The LoRA settings of the run, or null without LoRA: from the flags, or from <c>--adapter</c>'s
+    /// <c>adapter_config.json</c> (read now, before anything loads).
+    /// </summary>
+    private static LoraConfig? LoraSettings(TrainingRunOptions o)
+    {
+        if (o.Adapter is not null)
+        {
+            if (!Directory.Exists(o.Adapter)) throw new InputException($"--adapter: {o.Adapter} is not a folder; expected a PEFT adapter folder");
+            var saved = PeftAdapter.ReadConfig(o.Adapter);
+            if (o.LoraR is int r && r != saved.R)
+                throw new InputException($"--lora-r: {r}, but --adapter {o.Adapter} has r {saved.R} (its adapter_config.json decides)");
+            return saved;
+        }
+        return o.LoraR is int rank
+            ? LoraConfig.FromOptions(rank, o.LoraAlpha, o.LoraDropout, o.LoraTargetModules, o.UseRslora)
+            : null;
     }
 }

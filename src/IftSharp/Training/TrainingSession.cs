@@ -1,5 +1,6 @@
 using IftSharp.Models;
 using IftSharp.Tokenization;
+using TorchSharp.Modules;
 
 namespace IftSharp.Training;
 
@@ -10,12 +11,29 @@ namespace IftSharp.Training;
 /// </summary>
 public sealed class TrainingSession
 {
-    /// <summary>The weights the optimizer updates (float32 masters under bf16).</summary>
+    /// <summary>
+    /// The model the optimizer trains (float32 masters under bf16): all of its trainable parameters, or only its LoRA
+    /// adapter's when one is attached (<see cref="TrainableParameters"/>).
+    /// </summary>
     public required ICausalLM Model { get; init; }
     /// <summary>A bfloat16 copy of <see cref="Model"/> that runs forward and backward (<c>--bf16</c>), or null.</summary>
     public ICausalLM? ComputeCopy { get; init; }
     /// <summary>The model the passes run on.</summary>
     public ICausalLM Compute => ComputeCopy ?? Model;
+
+    /// <summary>
+    /// What the optimizer updates: with a LoRA adapter attached to <see cref="Model"/>, its A and B only (the base is
+    /// frozen and holds no gradient or optimizer state); otherwise every parameter that requires a gradient.
+    /// </summary>
+    public IReadOnlyList<Parameter> TrainableParameters => Model is LlamaForCausalLM { Lora: { } lora }
+        ? lora.parameters().ToList()
+        : Model.parameters().Where(p => p.requires_grad).ToList();
+
+    /// <summary>
+    /// Apply the LM head this many positions at a time in every pass a method makes (policy, reference, IFT's two
+    /// passes), so the [B, T, V] logits and their gradient never exist at once (<c>--logits-chunk</c>); null: whole.
+    /// </summary>
+    public int? LogitsChunk { get; init; }
     /// <summary>The frozen reference model, for methods that need one (null once released).</summary>
     public ICausalLM? Reference { get; private set; }
     /// <summary>Whether the session disposes <see cref="Reference"/> when it is released.</summary>
@@ -34,6 +52,8 @@ public sealed class TrainingSession
     /// <summary>One-line notes for the user (what is being computed, warnings).</summary>
     public Action<string>? Log { get; init; }
     public CancellationToken Cancel { get; init; }
+    /// <summary>When the loop reached its last step: the optimizer, whose state the caller may save beside the model.</summary>
+    public Action<OptimizerHelper>? OnFinished { get; init; }
     /// <summary>
     /// What decides the run's trajectory (<see cref="RunFingerprint"/>), recorded in its checkpoints; <c>--resume</c>
     /// refuses a checkpoint whose fingerprint differs. Null: not recorded, not checked.

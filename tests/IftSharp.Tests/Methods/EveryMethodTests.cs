@@ -1,5 +1,7 @@
 using IftSharp.Methods;
 using IftSharp.Models;
+using IftSharp.Models.Lora;
+using IftSharp.Objectives;
 using IftSharp.Tests.Support;
 using IftSharp.Tokenization;
 using IftSharp.Training;
@@ -107,6 +109,91 @@ public class EveryMethodTests
             });
             Assert.Equal(straight, first.History.Concat(rest.History).Select(m => m.Loss));
             if (name == "spin") Assert.Equal(2, Directory.GetFiles(output, "spin-round-*.jsonl").Length);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>
+    /// One LoRA step of every method through <see cref="TrainingRun"/>: only the adapter trains (every B leaves zero; A
+    /// gets no gradient while B is zero), the base weights stay bit-identical to the start folder's, the reference is the
+    /// policy itself with the adapter off (no second set of weights), and the output folder is a PEFT adapter folder.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void OneLoraStepTrainsTheAdapterOnlyAgainstTheSameWeights(string name)
+    {
+        var dir = Temp.Directory("method-lora");
+        try
+        {
+            var model = ModelFolder(dir);
+            var method = MethodRegistry.Get(name);
+            var data = Dataset(method.Shape, dir);
+            using var start = LlamaForCausalLM.FromPretrained(model);
+            var startWeights = start.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            int checkedSteps = 0;
+            TrainingSession? session = null;
+            var callbacks = new TrainingRunCallbacks
+            {
+                OnSession = s =>
+                {
+                    session = s;
+                    var policy = Assert.IsType<LlamaForCausalLM>(s.Model);
+                    var lora = Assert.IsType<LoraAdapter>(policy.Lora);
+                    Assert.Null(s.ComputeCopy);
+                    Assert.Equal(lora.parameters().Select(p => p.Handle), s.TrainableParameters.Select(p => p.Handle));
+                    if (method.NeedsReference)
+                    {
+                        // The reference reads the policy's own parameter tensors: one set of weights is loaded.
+                        var reference = Assert.IsType<AdapterOffModel>(s.Reference);
+                        Assert.Same(policy, reference.Model);
+                        Assert.Equal(policy.parameters().Select(p => p.Handle), reference.parameters().Select(p => p.Handle));
+                    }
+                    else Assert.Null(s.Reference);
+                },
+                OnStep = _ =>
+                {
+                    foreach (var (p, weight) in ((LlamaForCausalLM)session!.Model).named_parameters())
+                        Assert.True(weight.eq(startWeights[p]).all().item<bool>(), $"{name}: base weight {p} changed");
+                    checkedSteps++;
+                },
+            };
+            var output = Path.Combine(dir, "out");
+            var result = TrainingRun.Run(Options(name, model, data, output, steps: 1, rounds: 1) with { LoraR = 4 }, callbacks);
+            Assert.Equal(1, checkedSteps);
+            Assert.True(double.IsFinite(result.History[0].Loss));
+            Assert.True(File.Exists(Path.Combine(output, PeftAdapter.ConfigFileName)));
+            Assert.False(File.Exists(Path.Combine(output, "model.safetensors")));
+            using var reloaded = LlamaForCausalLM.FromPretrained(model);
+            var adapter = PeftAdapter.Load(reloaded, output, trainable: false);
+            Assert.Equal(7, adapter.Modules.Count); // all-linear on one layer
+            foreach (var (path, l) in adapter.Modules)
+                Assert.True(l.B.abs().sum().item<float>() > 0, $"{name}: {path}'s lora_B did not change");
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    /// <summary>
+    /// <c>--logits-chunk</c> reaches every pass of every method (policy, reference, IFT's both, SPIN's opponent): no
+    /// full [B, T, V] logits are gathered, and the step's loss is the unchunked one up to summation order.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Names))]
+    public void WithALogitsChunkNoPassMaterialisesTheFullLogits(string name)
+    {
+        var dir = Temp.Directory("method-chunk");
+        try
+        {
+            var model = ModelFolder(dir);
+            var data = Dataset(MethodRegistry.Get(name).Shape, dir);
+            long before = TokenLogProbs.FullLogitsGathers;
+            var whole = TrainingRun.Run(Options(name, model, data, Path.Combine(dir, "whole"), steps: 1, rounds: 1));
+            Assert.True(TokenLogProbs.FullLogitsGathers > before); // the counter sees the unchunked passes
+            before = TokenLogProbs.FullLogitsGathers;
+            var chunked = TrainingRun.Run(Options(name, model, data, Path.Combine(dir, "chunked"), steps: 1, rounds: 1)
+                with
+            { LogitsChunk = 5 });
+            Assert.Equal(before, TokenLogProbs.FullLogitsGathers);
+            Assert.Equal(whole.History[0].Loss, chunked.History[0].Loss, 1e-5);
         }
         finally { Directory.Delete(dir, true); }
     }

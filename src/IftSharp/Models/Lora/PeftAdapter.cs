@@ -176,19 +176,7 @@ public static class PeftAdapter
         var adapter = LoraAdapter.Attach(model, config, seed: 0, dtype: null, trainable);
         try
         {
-            using var file = new SafetensorsFile(weightsPath);
-            var expected = adapter.PeftStateDict();
-            var names = expected.Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
-            var missing = names.Where(n => !file.Entries.ContainsKey(n)).ToList();
-            var unexpected = file.Entries.Keys.Where(n => !names.Contains(n)).OrderBy(n => n, StringComparer.Ordinal).ToList();
-            if (missing.Count > 0 || unexpected.Count > 0)
-            {
-                var message = new StringBuilder($"{weightsPath}: adapter weights do not match {ConfigFileName} and the model");
-                if (missing.Count > 0) message.Append("; missing keys: " + FirstFew(missing));
-                if (unexpected.Count > 0) message.Append("; unexpected keys: " + FirstFew(unexpected));
-                throw new InputException(message.ToString());
-            }
-            foreach (var (name, tensor) in expected) file.ReadInto(name, tensor);
+            ReadWeights(adapter, directory);
             return adapter;
         }
         catch
@@ -196,6 +184,30 @@ public static class PeftAdapter
             adapter.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Overwrites an attached adapter's A and B with those saved in <paramref name="directory"/> (a training checkpoint
+    /// restored into the run's own adapter); the file must hold exactly the adapter's names and shapes.
+    /// </summary>
+    public static void ReadWeights(LoraAdapter adapter, string directory)
+    {
+        var weightsPath = Path.Combine(directory, WeightsFileName);
+        if (!File.Exists(weightsPath)) throw new InputException($"{weightsPath}: file not found (adapter weights in safetensors)");
+        using var file = new SafetensorsFile(weightsPath);
+        var expected = adapter.PeftStateDict();
+        var names = expected.Select(p => p.Key).ToHashSet(StringComparer.Ordinal);
+        var missing = names.Where(n => !file.Entries.ContainsKey(n)).ToList();
+        var unexpected = file.Entries.Keys.Where(n => !names.Contains(n)).OrderBy(n => n, StringComparer.Ordinal).ToList();
+        if (missing.Count > 0 || unexpected.Count > 0)
+        {
+            var message = new StringBuilder($"{weightsPath}: adapter weights do not match {ConfigFileName} and the model");
+            if (missing.Count > 0) message.Append("; missing keys: " + FirstFew(missing));
+            if (unexpected.Count > 0) message.Append("; unexpected keys: " + FirstFew(unexpected));
+            throw new InputException(message.ToString());
+        }
+        using var noGrad = no_grad(); // A and B are leaves that require a gradient: written in place without autograd
+        foreach (var (name, tensor) in expected) file.ReadInto(name, tensor);
     }
 
     private static string FirstFew(IReadOnlyList<string> names) =>
