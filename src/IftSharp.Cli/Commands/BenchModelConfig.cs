@@ -149,19 +149,20 @@ public sealed class BenchModelConfig
         sb.AppendLine(string.Create(c, $"{Path.GetFileNameWithoutExtension(report.Config)}: {report.Parameters / 1e6:F1} M parameters; "
             + $"{report.Threads} threads; malloc: {report.MallocTuning}; memory limit {report.MemoryLimitMegabytes / 1024:F1} GiB"));
         sb.AppendLine();
-        sb.AppendLine("| method | pieces | batch × length | peak RSS (GiB) | with final save | malloc peak (GiB) | s/step (first) "
-            + "| tokens/s |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| method | pieces | batch × length | trainable (M) | peak RSS (GiB) | with final save | malloc peak (GiB) "
+            + "| s/step (first) | tokens/s |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|");
         foreach (var r in report.Results)
         {
             var shape = $"{r.Run.Batch} × {r.Run.Length}";
             if (r.Failure is not null)
             {
-                sb.AppendLine(string.Create(c, $"| {r.Run.Method} | {r.Run.Pieces} | {shape} | > {r.PeakResidentMegabytes / 1024:F2} | "
+                sb.AppendLine(string.Create(c, $"| {r.Run.Method} | {r.Run.Pieces} | {shape} | | > {r.PeakResidentMegabytes / 1024:F2} | "
                     + $"{r.Failure} | | | |"));
                 continue;
             }
-            sb.AppendLine(string.Create(c, $"| {r.Run.Method} | {r.Run.Pieces} | {shape} | {r.PeakResidentMegabytes / 1024:F2} | "
+            sb.AppendLine(string.Create(c, $"| {r.Run.Method} | {r.Run.Pieces} | {shape} | {r.TrainableParameters / 1e6:F2} | "
+                + $"{r.PeakResidentMegabytes / 1024:F2} | "
                 + $"{r.PeakWithSaveMegabytes / 1024:F2} | {r.AllocatedPeakMegabytes / 1024:F2} | "
                 + $"{r.SecondsPerStep:F2} ({r.Steps[0].Seconds:F2}) | "
                 + $"{r.TokensPerSecond:F0} |"));
@@ -169,8 +170,8 @@ public sealed class BenchModelConfig
         foreach (var p in report.PyTorch)
         {
             sb.AppendLine(p.Failure is not null
-                ? $"| {p.Method} (PyTorch eager) | full{(p.Bf16 ? " + bf16" : "")} | | | {p.Failure} | | | |"
-                : string.Create(c, $"| {p.Method} (PyTorch {p.Torch} eager) | full{(p.Bf16 ? " + bf16 autocast" : "")} | | "
+                ? $"| {p.Method} (PyTorch eager) | full{(p.Bf16 ? " + bf16" : "")} | | | | {p.Failure} | | | |"
+                : string.Create(c, $"| {p.Method} (PyTorch {p.Torch} eager) | full{(p.Bf16 ? " + bf16 autocast" : "")} | | | "
                     + $"{p.PeakResidentMegabytes / 1024:F2} | | | {p.SecondsPerStep:F2} | {p.TokensPerSecond:F0} |"));
         }
         sb.AppendLine();

@@ -53,6 +53,8 @@ public sealed record RealShapeResult
 {
     public required RealShapeRun Run { get; init; }
     public long Parameters { get; init; }
+    /// <summary>The parameters the optimizer updates (the adapter's under LoRA).</summary>
+    public long TrainableParameters { get; init; }
     /// <summary>Resident memory when the data is read, before the model loads (runtime and libtorch).</summary>
     public double BeforeLoadMegabytes { get; init; }
     public IReadOnlyList<RealShapeStep> Steps { get; init; } = [];
@@ -278,6 +280,7 @@ public static class RealShapeBenchmark
         var dataset = Path.Combine(scratch, "data.jsonl");
         WriteDataset(method, run, dataset);
         double beforeLoad = 0;
+        long trainable = 0;
         var steps = new List<RealShapeStep>();
         using var allocated = new AllocatorPeak();
         var options = new TrainingRunOptions
@@ -294,6 +297,7 @@ public static class RealShapeBenchmark
         TrainingRun.Run(options, new TrainingRunCallbacks
         {
             OnStart = (_, _) => { beforeLoad = ProcessMemory.Own("VmRSS"); allocated.Reset(); },
+            OnSession = session => trainable = session.TrainableParameters.Sum(p => p.numel()),
             OnStep = m =>
             {
                 steps.Add(new RealShapeStep(m.Step, m.Seconds, ProcessMemory.Own("VmHWM"), ProcessMemory.Own("VmRSS"), AllocatorPeak.Now(),
@@ -306,7 +310,7 @@ public static class RealShapeBenchmark
         return new RealShapeResult
         {
             Run = run, Parameters = LlamaForCausalLM.ParameterCount(DecoderConfig.Load(Path.Combine(checkpoint, "config.json"))),
-            BeforeLoadMegabytes = beforeLoad, Steps = steps, PeakResidentMegabytes = steps[^1].PeakResidentMegabytes,
+            TrainableParameters = trainable, BeforeLoadMegabytes = beforeLoad, Steps = steps, PeakResidentMegabytes = steps[^1].PeakResidentMegabytes,
             PeakWithSaveMegabytes = ProcessMemory.Own("VmHWM"), AllocatedPeakMegabytes = steps.Max(s => s.AllocatedPeakMegabytes),
             SecondsPerStep = later.Count > 0 ? later[later.Count / 2] : steps[0].Seconds,
             TokensPerStep = (long)run.Batch * run.Length * (method.Shape == DataShape.PreferencePairs ? 2 : 1),
@@ -315,12 +319,11 @@ public static class RealShapeBenchmark
     }
 
     /// <summary>LoRA, checkpointing and the chunked loss, as <c>train</c>'s flags set them.</summary>
-    private static TrainingRunOptions WithMemoryPieces(TrainingRunOptions options, RealShapeRun run)
+    private static TrainingRunOptions WithMemoryPieces(TrainingRunOptions options, RealShapeRun run) => options with
     {
-        if (run.LoraR > 0 || run.GradientCheckpointing || run.LogitsChunk is not null)
-            throw new InputException("--lora-r, --gradient-checkpointing and --logits-chunk: train has no such flags in this build yet");
-        return options;
-    }
+        LoraR = run.LoraR > 0 ? run.LoraR : null, LoraTargetModules = Models.Lora.LoraConfig.AllLinear,
+        GradientCheckpointing = run.GradientCheckpointing, LogitsChunk = run.LogitsChunk,
+    };
 
     /// <summary>
     /// Random text of the method's shape whose every sequence is exactly <see cref="RealShapeRun.Length"/> tokens under the
