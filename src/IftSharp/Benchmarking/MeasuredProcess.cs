@@ -31,24 +31,36 @@ public static class MeasuredProcess
         var stderr = process.StandardError.ReadToEndAsync();
         double peak = 0;
         string? stopped = null;
-        while (!process.WaitForExit(50))
+        try
         {
-            double resident = ProcessMemory.Megabytes(process.Id, "VmHWM");
-            peak = Math.Max(peak, resident);
-            double available = ProcessMemory.AvailableMegabytes();
-            if (resident > limitMegabytes)
-                stopped = string.Create(CultureInfo.InvariantCulture, $"over the memory limit of {limitMegabytes / 1024:F1} GiB");
-            else if (available is > 0 and < ReserveMegabytes)
-                stopped = string.Create(CultureInfo.InvariantCulture,
-                    $"the machine's available memory fell under {ReserveMegabytes:F0} MiB at {resident / 1024:F1} GiB resident");
-            if (stopped is null) continue;
-            try { process.Kill(entireProcessTree: true); }
-            catch (InvalidOperationException) { } // it ended by itself meanwhile
-            process.WaitForExit();
-            break;
+            Guard();
+        }
+        catch
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true); // never leave a measured child behind
+            throw;
         }
         process.WaitForExit();
         return new MeasuredExit(process.ExitCode, stdout.Result, stderr.Result, peak, stopped);
+
+        void Guard()
+        {
+            while (!process.WaitForExit(50))
+            {
+                double resident = ProcessMemory.Megabytes(process.Id, "VmHWM");
+                peak = Math.Max(peak, resident);
+                double available = ProcessMemory.AvailableMegabytes();
+                if (resident > limitMegabytes)
+                    stopped = string.Create(CultureInfo.InvariantCulture, $"over the memory limit of {limitMegabytes / 1024:F1} GiB");
+                else if (available is > 0 and < ReserveMegabytes)
+                    stopped = string.Create(CultureInfo.InvariantCulture,
+                        $"the machine's available memory fell under {ReserveMegabytes:F0} MiB at {resident / 1024:F1} GiB resident");
+                if (stopped is null) continue;
+                try { process.Kill(entireProcessTree: true); }
+                catch (InvalidOperationException) { } // it ended by itself meanwhile
+                return;
+            }
+        }
     }
 }
 
@@ -69,13 +81,21 @@ public static class ProcessMemory
         try
         {
             foreach (var line in File.ReadLines(path))
-            {
-                if (!line.StartsWith(field + ":", StringComparison.Ordinal)) continue;
-                return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-            }
+                if (KibibytesOf(line, field) is double kib) return kib / 1024.0;
         }
         catch (IOException) { } // the process has just ended
         catch (UnauthorizedAccessException) { }
         return 0;
+    }
+
+    /// <summary>
+    /// The value of a <c>/proc</c> line <c>FIELD:\t  123456 kB</c> in KiB, or null for another field. The number is
+    /// padded to 8 characters, so past 9.5 GiB no space is left between the tab and it.
+    /// </summary>
+    public static double? KibibytesOf(string line, string field)
+    {
+        if (!line.StartsWith(field + ":", StringComparison.Ordinal)) return null;
+        var value = line[(field.Length + 1)..].Trim().Split(' ')[0];
+        return double.Parse(value, CultureInfo.InvariantCulture);
     }
 }

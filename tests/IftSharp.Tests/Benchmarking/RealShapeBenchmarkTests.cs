@@ -133,4 +133,11 @@ public class RealShapeBenchmarkTests
         Assert.Contains("over the memory limit", exit.StoppedBecause);
         Assert.True(exit.PeakResidentMegabytes > 64);
     }
+
+    [Theory]
+    [InlineData("VmHWM:\t     123 kB", 123.0)]
+    [InlineData("VmHWM:\t24281216 kB", 24281216.0)] // past 9.5 GiB the tab is followed by the number itself
+    [InlineData("MemAvailable:   22235076 kB", 22235076.0)]
+    public void ProcLinesOfEveryWidthParse(string line, double kib) =>
+        Assert.Equal(kib, ProcessMemory.KibibytesOf(line, line[..line.IndexOf(':')]));
 }
