@@ -44,9 +44,10 @@ public sealed record RealShapeRun
     public ScalarType LoadedDtype => LoraR > 0 && Bf16 ? ScalarType.BFloat16 : ScalarType.Float32;
 }
 
-/// <summary>One optimizer step as the worker saw it.</summary>
+/// <summary>One optimizer step as the worker saw it: the resident peak so far, the resident set and malloc's live bytes
+/// after the step, malloc's peak during it, and the resident set once <see cref="LargeAllocations.AfterStep"/> ran.</summary>
 public sealed record RealShapeStep(int Step, double Seconds, double PeakResidentMegabytes, double ResidentMegabytes,
-    double AllocatedMegabytes, double AllocatedPeakMegabytes);
+    double AllocatedMegabytes, double AllocatedPeakMegabytes, double ResidentAfterTrimMegabytes);
 
 /// <summary>What one configuration measured, or why it has no figures.</summary>
 public sealed record RealShapeResult
@@ -70,6 +71,8 @@ public sealed record RealShapeResult
     public double TokensPerSecond => SecondsPerStep > 0 ? TokensPerStep / SecondsPerStep : 0;
     /// <summary>Whether <c>Core/LargeAllocations</c>' tuning was on, and how.</summary>
     public string? MallocTuning { get; init; }
+    /// <summary>Seconds spent giving freed pages back after the steps (<c>IFTSHARP_MALLOC_TUNING=trim</c>).</summary>
+    public double TrimSeconds { get; init; }
     /// <summary>Why there are no figures: the memory guard stopped it, or the worker failed (its last error line).</summary>
     public string? Failure { get; init; }
 }
@@ -281,6 +284,7 @@ public static class RealShapeBenchmark
         WriteDataset(method, run, dataset);
         double beforeLoad = 0;
         long trainable = 0;
+        double trimSeconds = 0;
         var steps = new List<RealShapeStep>();
         using var allocated = new AllocatorPeak();
         var options = new TrainingRunOptions
@@ -300,8 +304,12 @@ public static class RealShapeBenchmark
             OnSession = session => trainable = session.TrainableParameters.Sum(p => p.numel()),
             OnStep = m =>
             {
-                steps.Add(new RealShapeStep(m.Step, m.Seconds, ProcessMemory.Own("VmHWM"), ProcessMemory.Own("VmRSS"), AllocatorPeak.Now(),
-                    allocated.Peak));
+                double peak = ProcessMemory.Own("VmHWM"), resident = ProcessMemory.Own("VmRSS"), live = AllocatorPeak.Now();
+                // Trainer does not call it (yet): the trim mode is measured here, right after the optimizer step.
+                var trim = Stopwatch.StartNew();
+                LargeAllocations.AfterStep();
+                trimSeconds += trim.Elapsed.TotalSeconds;
+                steps.Add(new RealShapeStep(m.Step, m.Seconds, peak, resident, live, allocated.Peak, ProcessMemory.Own("VmRSS")));
                 allocated.Reset();
             },
             Log = line => Console.Error.WriteLine(line),
@@ -314,15 +322,17 @@ public static class RealShapeBenchmark
             PeakWithSaveMegabytes = ProcessMemory.Own("VmHWM"), AllocatedPeakMegabytes = steps.Max(s => s.AllocatedPeakMegabytes),
             SecondsPerStep = later.Count > 0 ? later[later.Count / 2] : steps[0].Seconds,
             TokensPerStep = (long)run.Batch * run.Length * (method.Shape == DataShape.PreferencePairs ? 2 : 1),
-            MallocTuning = LargeAllocations.Describe(),
+            MallocTuning = LargeAllocations.Describe(), TrimSeconds = trimSeconds,
         };
     }
 
     /// <summary>LoRA, checkpointing and the chunked loss, as <c>train</c>'s flags set them.</summary>
     private static TrainingRunOptions WithMemoryPieces(TrainingRunOptions options, RealShapeRun run) => options with
     {
-        LoraR = run.LoraR > 0 ? run.LoraR : null, LoraTargetModules = Models.Lora.LoraConfig.AllLinear,
-        GradientCheckpointing = run.GradientCheckpointing, LogitsChunk = run.LogitsChunk,
+        LoraR = run.LoraR > 0 ? run.LoraR : null,
+        LoraTargetModules = Models.Lora.LoraConfig.AllLinear,
+        GradientCheckpointing = run.GradientCheckpointing,
+        LogitsChunk = run.LogitsChunk,
     };
 
     /// <summary>

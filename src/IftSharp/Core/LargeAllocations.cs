@@ -13,7 +13,8 @@ namespace IftSharp.Core;
 /// </summary>
 /// <remarks>
 /// Process-wide and idempotent; a no-op off Linux/glibc. <c>IFTSHARP_MALLOC_TUNING</c> chooses the mode:
-/// <c>0</c> glibc's defaults; <c>keep</c> mmap off and every freed page kept; a number N: mmap off, and the free top
+/// <c>0</c> glibc's defaults; <c>keep</c> (the default) mmap off and every freed page kept; <c>trim</c> the same, and
+/// <see cref="AfterStep"/> gives the free pages back after each optimizer step; a number N: mmap off, and the free top
 /// of the heap given back above N MiB (a cap on what is kept beyond the live tensors).
 /// </remarks>
 public static class LargeAllocations
@@ -33,6 +34,9 @@ public static class LargeAllocations
     /// <summary>The cap on the free top of the heap, in MiB, when one is set (null: every freed page kept, or no tuning).</summary>
     public static int? CapMegabytes { get; private set; }
 
+    /// <summary>Whether <see cref="AfterStep"/> trims (<c>IFTSHARP_MALLOC_TUNING=trim</c>).</summary>
+    public static bool TrimsAfterStep { get; private set; }
+
     /// <summary>Applies the tuning once per process.</summary>
     public static void KeepPagesAcrossSteps()
     {
@@ -48,6 +52,7 @@ public static class LargeAllocations
                 : Mallopt(TrimThreshold, int.MaxValue) == 1;
             Active = Mallopt(MmapMax, 0) == 1 & trim;
             CapMegabytes = Active ? cap : null;
+            TrimsAfterStep = Active && mode == "trim";
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -66,9 +71,19 @@ public static class LargeAllocations
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
     }
 
+    /// <summary>
+    /// What a training loop calls after each optimizer step: under <c>trim</c>, the pages the step freed go back to the
+    /// kernel, so memory between steps (evaluation, generation, another process) is the live tensors only.
+    /// </summary>
+    public static void AfterStep()
+    {
+        if (TrimsAfterStep) Trim();
+    }
+
     /// <summary>The mode in effect, in words (for benchmark reports).</summary>
     public static string Describe() =>
         !Active ? "glibc defaults"
         : CapMegabytes is int cap ? $"mmap off, free heap top above {cap} MiB returned"
+        : TrimsAfterStep ? "mmap off, freed pages returned after each step"
         : "mmap off, freed pages kept";
 }
