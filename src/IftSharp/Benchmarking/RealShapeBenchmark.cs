@@ -318,7 +318,8 @@ public static class RealShapeBenchmark
         return new RealShapeResult
         {
             Run = run, Parameters = LlamaForCausalLM.ParameterCount(DecoderConfig.Load(Path.Combine(checkpoint, "config.json"))),
-            TrainableParameters = trainable, BeforeLoadMegabytes = beforeLoad, Steps = steps, PeakResidentMegabytes = steps[^1].PeakResidentMegabytes,
+            TrainableParameters = trainable, BeforeLoadMegabytes = beforeLoad, Steps = steps,
+            PeakResidentMegabytes = steps[^1].PeakResidentMegabytes,
             PeakWithSaveMegabytes = ProcessMemory.Own("VmHWM"), AllocatedPeakMegabytes = steps.Max(s => s.AllocatedPeakMegabytes),
             SecondsPerStep = later.Count > 0 ? later[later.Count / 2] : steps[0].Seconds,
             TokensPerStep = (long)run.Batch * run.Length * (method.Shape == DataShape.PreferencePairs ? 2 : 1),
