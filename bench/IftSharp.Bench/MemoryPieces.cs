@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using IftSharp.Benchmarking;
 using IftSharp.Core;
 using IftSharp.Models;
@@ -65,8 +64,8 @@ internal static class MemoryPieces
         var labels = ids.clone().DetachFromDisposeScope();
         using (no_grad()) labels.narrow(1, 0, Math.Min(32, length / 4)).FillInPlace(TokenLogProbs.IgnoreIndex);
         double setupResident = Resident("VmRSS"), setupPeak = Resident("VmHWM");
-        using var sampler = new AllocatedPeak();
-        double setupAllocated = AllocatedPeak.Now();
+        using var sampler = new AllocatorPeak();
+        double setupAllocated = AllocatorPeak.Now();
 
         bool trace = Flag("--trace");
         void Trace(string phase)
@@ -74,7 +73,7 @@ internal static class MemoryPieces
             if (trace)
             {
                 Console.WriteLine($"  after {phase}: resident {Resident("VmRSS"):F0} MiB (peak {Resident("VmHWM"):F0}), " +
-                    $"allocated {AllocatedPeak.Now():F0} MiB (peak {sampler.Peak:F0})");
+                    $"allocated {AllocatorPeak.Now():F0} MiB (peak {sampler.Peak:F0})");
             }
         }
         double lastSeconds = 0;
@@ -116,63 +115,5 @@ internal static class MemoryPieces
         return 0;
     }
 
-    /// <summary>A /proc/self/status memory line (VmRSS, VmHWM), in MiB.</summary>
-    private static double Resident(string field)
-    {
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
-        if (line is null) return 0;
-        return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-    }
-
-    /// <summary>The largest count of bytes glibc's malloc has handed out (in use, heap and mmap), sampled every 2 ms.</summary>
-    private sealed class AllocatedPeak : IDisposable
-    {
-        private readonly Thread _thread;
-        private volatile bool _stop;
-        private double _peak;
-
-        public AllocatedPeak()
-        {
-            _peak = Now();
-            _thread = new Thread(() =>
-            {
-                while (!_stop)
-                {
-                    _peak = Math.Max(_peak, Now());
-                    Thread.Sleep(2);
-                }
-            })
-            { IsBackground = true };
-            _thread.Start();
-        }
-
-        public double Peak => Math.Max(_peak, Now());
-
-        [StructLayout(LayoutKind.Sequential)]
-        private struct MallInfo2
-        {
-            public nuint Arena, Ordblks, Smblks, Hblks, Hblkhd, Usmblks, Fsmblks, Uordblks, Fordblks, Keepcost;
-        }
-
-        [DllImport("libc", EntryPoint = "mallinfo2")]
-        private static extern MallInfo2 MallInfo();
-
-        /// <summary>Bytes allocated now (uordblks + hblkhd), in MiB; 0 where glibc has no mallinfo2.</summary>
-        public static double Now()
-        {
-            try
-            {
-                var info = MallInfo();
-                return (info.Uordblks + info.Hblkhd) / 1048576.0;
-            }
-            catch (EntryPointNotFoundException) { return 0; }
-            catch (DllNotFoundException) { return 0; }
-        }
-
-        public void Dispose()
-        {
-            _stop = true;
-            _thread.Join();
-        }
-    }
+    private static double Resident(string field) => ProcessMemory.Own(field);
 }

@@ -41,8 +41,10 @@ public static class BenchCommand
         var worker = new Option<string?>("--worker") { Description = "Internal: measure one method and print its JSON.", Hidden = true };
         var command = new Command("bench", "Benchmark the optimizer step of every method (ratios to SFT), peak memory, MFU, generation with and without the KV cache, and the same SFT step in Python PyTorch when available.");
         command.Options.Add(output); command.Options.Add(repeats); command.Options.Add(rounds); command.Options.Add(curveSteps); command.Options.Add(noiseFloor); command.Options.Add(worker);
+        var realShape = BenchModelConfig.AddTo(command); // --model-config: the real-shape mode, in its own file
         command.SetAction(parse => CliErrors.Run(() =>
         {
+            if (realShape.Requested(parse)) return realShape.Run(parse, parse.GetValue(output)!);
             var shape = new BenchmarkShape { Repeats = parse.GetValue(repeats) };
             if (parse.GetValue(worker) is string method)
             {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 
 namespace IftSharp.Core;
@@ -10,30 +11,79 @@ namespace IftSharp.Core;
 /// and keeping freed memory (a large trim threshold) lets libtorch reuse the same pages step after step, as
 /// PyTorch's CPU tuning guide gets by preloading jemalloc or tcmalloc.
 /// </summary>
-/// <remarks>Process-wide and idempotent; a no-op off Linux/glibc or when <c>IFTSHARP_MALLOC_TUNING=0</c>.</remarks>
+/// <remarks>
+/// Process-wide and idempotent; a no-op off Linux/glibc. <c>IFTSHARP_MALLOC_TUNING</c> chooses the mode:
+/// <c>0</c> glibc's defaults; <c>keep</c> (the default) mmap off and every freed page kept; <c>trim</c> the same, and
+/// <see cref="AfterStep"/> gives the free pages back after each optimizer step; a number N: mmap off, and the free top
+/// of the heap given back above N MiB (a cap on what is kept beyond the live tensors).
+/// </remarks>
 public static class LargeAllocations
 {
-    private const int TrimThreshold = -1, MmapMax = -4; // glibc's M_TRIM_THRESHOLD and M_MMAP_MAX
+    private const int TrimThreshold = -1, TopPad = -2, MmapMax = -4; // glibc's M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX
     private static int _applied;
 
     [DllImport("libc", EntryPoint = "mallopt")]
     private static extern int Mallopt(int parameter, int value);
 
+    [DllImport("libc", EntryPoint = "malloc_trim")]
+    private static extern int MallocTrim(nuint pad);
+
     /// <summary>Whether the tuning is in effect in this process.</summary>
     public static bool Active { get; private set; }
+
+    /// <summary>The cap on the free top of the heap, in MiB, when one is set (null: every freed page kept, or no tuning).</summary>
+    public static int? CapMegabytes { get; private set; }
+
+    /// <summary>Whether <see cref="AfterStep"/> trims (<c>IFTSHARP_MALLOC_TUNING=trim</c>).</summary>
+    public static bool TrimsAfterStep { get; private set; }
 
     /// <summary>Applies the tuning once per process.</summary>
     public static void KeepPagesAcrossSteps()
     {
         if (Interlocked.Exchange(ref _applied, 1) == 1) return;
-        if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("IFTSHARP_MALLOC_TUNING") == "0") return;
+        var mode = Environment.GetEnvironmentVariable("IFTSHARP_MALLOC_TUNING");
+        if (!OperatingSystem.IsLinux() || mode == "0") return;
+        int? cap = int.TryParse(mode, NumberStyles.None, CultureInfo.InvariantCulture, out var megabytes) && megabytes > 0
+            ? megabytes : null;
         try
         {
-            Active = Mallopt(MmapMax, 0) == 1 & Mallopt(TrimThreshold, int.MaxValue) == 1;
+            bool trim = cap is int mb
+                ? Mallopt(TrimThreshold, mb << 20) == 1 & Mallopt(TopPad, 64 << 20) == 1
+                : Mallopt(TrimThreshold, int.MaxValue) == 1;
+            Active = Mallopt(MmapMax, 0) == 1 & trim;
+            CapMegabytes = Active ? cap : null;
+            TrimsAfterStep = Active && mode == "trim";
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
             // musl or another libc without mallopt: nothing to tune.
         }
     }
+
+    /// <summary>
+    /// Gives the heap's free pages back to the kernel (glibc's <c>malloc_trim(0)</c>: the top and every free page inside
+    /// the heap); the next step faults in again only what it touches. Returns whether anything was released.
+    /// </summary>
+    public static bool Trim()
+    {
+        if (!OperatingSystem.IsLinux()) return false;
+        try { return MallocTrim(0) == 1; }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; }
+    }
+
+    /// <summary>
+    /// What a training loop calls after each optimizer step: under <c>trim</c>, the pages the step freed go back to the
+    /// kernel, so memory between steps (evaluation, generation, another process) is the live tensors only.
+    /// </summary>
+    public static void AfterStep()
+    {
+        if (TrimsAfterStep) Trim();
+    }
+
+    /// <summary>The mode in effect, in words (for benchmark reports).</summary>
+    public static string Describe() =>
+        !Active ? "glibc defaults"
+        : CapMegabytes is int cap ? $"mmap off, free heap top above {cap} MiB returned"
+        : TrimsAfterStep ? "mmap off, freed pages returned after each step"
+        : "mmap off, freed pages kept";
 }
