@@ -75,6 +75,9 @@ public sealed record StepMeasurement(string Method, double MedianSeconds, double
     public double? Gap => RawMedianSeconds is double raw ? MedianSeconds / raw - 1 : null;
 }
 
+/// <summary>GEMM peaks of one process, GFLOP/s, and whether MKL's vendor check was answered in it.</summary>
+public sealed record MatmulPeak(double Float32, double BFloat16, string VendorCheck);
+
 /// <summary>
 /// Times the trainer's own optimizer steps (forward, objective, backward, clipping, AdamW, metrics — the
 /// <see cref="Trainer"/> loop <c>train</c> runs) of every registered method on the benchmark model, on random data of the
@@ -177,6 +180,13 @@ public static class StepBenchmark
             VendorCheck = MklVendorCheck.State.ToString(),
         };
     }
+
+    /// <summary>The worker name under which <c>bench</c> measures <see cref="MatmulPeak"/> in a process of its own.</summary>
+    public const string MatmulWorker = "matmul";
+
+    /// <summary>This process's float32 and bfloat16 GEMM peaks (<see cref="MatmulGflops"/>) and the vendor check's state.</summary>
+    public static MatmulPeak MeasureMatmulPeak() =>
+        new(MatmulGflops(ScalarType.Float32), MatmulGflops(ScalarType.BFloat16), MklVendorCheck.State.ToString());
 
     /// <summary>The process's peak resident set (VmHWM), in MiB; 0 where /proc is unavailable.</summary>
     public static double PeakResidentMegabytes()
