@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 // Single micro-benchmarks outside the test suite, for profiling one piece at a time; `iftsharp bench` runs them all.
 // Usage: dotnet run -c Release --project bench/IftSharp.Bench --
-//     matmul|generate|decode [bf16] [N] [libtorch]|step METHOD [BATCH]|curve STEPS|scalar-race SECONDS
+//     matmul|generate|decode [bf16] [N] [libtorch]|step METHOD [BATCH]|profile [float32|bf16]|curve STEPS|scalar-race SECONDS
 //     memory CONFIG.json [options] (peak memory of LoRA, checkpointing, the chunked loss: see MemoryPieces.cs)
 LargeAllocations.KeepPagesAcrossSteps(); // IFTSHARP_MALLOC_TUNING=0 measures glibc's defaults
 var shape = new BenchmarkShape();
@@ -34,7 +34,10 @@ switch (args.FirstOrDefault() ?? "matmul")
     }
     case "step":
         var m = StepBenchmark.Run(args.ElementAtOrDefault(1) ?? "sft", args.Length > 2 ? shape with { Batch = int.Parse(args[2]) } : shape);
-        Console.WriteLine($"{m.Method}: median {m.MedianSeconds:F3} s, {m.TokensPerSecond:F0} tokens/s, peak RSS {m.PeakResidentMegabytes:F0} MiB");
+        Console.WriteLine($"{m.Method}: trainer median {m.MedianSeconds:F3} s (min {m.MinSeconds:F3}), " +
+                          (m.RawMedianSeconds is double raw ? $"raw {raw:F3} s (min {m.RawMinSeconds:F3}), gap {m.Gap:P1}, " : "") +
+                          $"{m.Flops / m.MedianSeconds / 1e9:F0} GFLOP/s, {m.TokensPerSecond:F0} tokens/s, " +
+                          $"peak RSS {m.PeakResidentMegabytes:F0} MiB (MKL vendor check {m.VendorCheck})");
         break;
     case "curve":
         int steps = int.Parse(args.ElementAtOrDefault(1) ?? "200");
@@ -52,6 +55,12 @@ switch (args.FirstOrDefault() ?? "matmul")
         Console.WriteLine($"SFT {n} steps float32 against float32 from bf16-rounded start: {a.Losses[^1]:F4} vs {b.Losses[^1]:F4}; |Δ|/loss mean {mn:P2}, max {mx:P2}");
         break;
     }
+    case "profile":
+        // profile [float32|bf16]: where an SFT step's time goes, piece by piece (StepProfile.cs)
+        var dtypes = args.ElementAtOrDefault(1) switch { "bf16" => [bfloat16], "float32" => [float32], _ => new[] { float32, bfloat16 } };
+        foreach (var dtype in dtypes)
+            Console.WriteLine(StepProfile.Markdown(StepProfile.Run(shape, dtype)));
+        break;
     case "memory":
         return MemoryPieces.Run(args[1..]);
     case "scalar-race":
@@ -61,6 +70,7 @@ switch (args.FirstOrDefault() ?? "matmul")
         break;
     default:
         Console.Error.WriteLine("unknown benchmark; known: matmul, generate, decode [bf16] [N] [libtorch], step METHOD [BATCH], " +
+                                "profile [float32|bf16], " +
                                 "curve STEPS, scalar-race SECONDS");
         return 2;
 }

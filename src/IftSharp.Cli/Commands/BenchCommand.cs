@@ -48,7 +48,8 @@ public static class BenchCommand
             var shape = new BenchmarkShape { Repeats = parse.GetValue(repeats) };
             if (parse.GetValue(worker) is string method)
             {
-                Console.WriteLine(JsonSerializer.Serialize(StepBenchmark.Run(method, shape)));
+                Console.WriteLine(method == StepBenchmark.MatmulWorker ? JsonSerializer.Serialize(StepBenchmark.MeasureMatmulPeak())
+                    : JsonSerializer.Serialize(StepBenchmark.Run(method, shape)));
                 return 0;
             }
             if (parse.GetValue(rounds) < 1) throw new InputException("--rounds: expected at least 1");
@@ -60,8 +61,7 @@ public static class BenchCommand
     private static int Run(BenchmarkShape shape, string output, int curveSteps, int rounds, bool noiseFloor)
     {
         var clock = Stopwatch.StartNew();
-        var steps = new List<StepMeasurement>();
-        double f32 = 0, bf16 = 0, cached = 0, uncached = 0;
+        double cached = 0, uncached = 0;
         JsonElement? pytorch = null;
         AnsiConsole.MarkupLine($"Model: {shape.Layers} layers, hidden {shape.Hidden}, {shape.Heads} heads, MLP {shape.Intermediate}, " +
                                $"vocab {shape.Vocab}, tied; batch {shape.Batch} × {shape.Sequence} tokens, float32.");
@@ -77,11 +77,18 @@ public static class BenchCommand
             if (round > 1) continue; // a contrast, not a ratio: one round is enough
             AnsiConsole.MarkupLine($"  round {round}/{rounds}: measuring {StepBenchmark.Baseline} with glibc's default malloc ...");
             allRounds.Add(RunWorker(StepBenchmark.Baseline, shape, UntunedMalloc) with { Method = UntunedSft });
+            foreach (var method in VendorCheckContrast)
+            {
+                AnsiConsole.MarkupLine($"  round {round}/{rounds}: measuring {method} with MKL's vendor check unanswered ...");
+                allRounds.Add(RunWorker(method, shape, VendorCheckOff) with { Method = WithoutVendorCheck(method) });
+            }
         }
-        steps.AddRange(allRounds.GroupBy(m => m.Method).Select(g => g.MinBy(m => m.MedianSeconds)!));
-        AnsiConsole.MarkupLine("  measuring matmul peak, generation, PyTorch ...");
-        f32 = StepBenchmark.MatmulGflops(ScalarType.Float32);
-        bf16 = StepBenchmark.MatmulGflops(ScalarType.BFloat16);
+        // Each entry keeps its fastest round, trainer and raw step from the same round (they ran interleaved).
+        var steps = allRounds.GroupBy(m => m.Method).Select(g => g.MinBy(m => m.MedianSeconds)!).ToList();
+        AnsiConsole.MarkupLine("  measuring the GEMM peaks (here, and in a process without the vendor check), generation, PyTorch ...");
+        var peakHere = StepBenchmark.MeasureMatmulPeak();
+        var peakOff = RunMatmulWorker(VendorCheckOff);
+        var peaks = new Peaks(peakHere, peakOff);
         cached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: true);
         uncached = StepBenchmark.GenerationTokensPerSecond(shape, useCache: false);
         pytorch = RunPyTorch(shape, null);
@@ -101,7 +108,7 @@ public static class BenchCommand
         var curveDifference = curve32 is null ? ((double, double)?)null : LossCurveBenchmark.RelativeDifference(curve32, curve16!);
 
         var sft = steps.Single(s => s.Method == StepBenchmark.Baseline);
-        double mfu = shape.SftStepFlops() / sft.MedianSeconds / 1e9 / f32;
+        double mfu = peaks.Mfu(sft);
         var report = new
         {
             shape,
@@ -113,12 +120,20 @@ public static class BenchCommand
             all_rounds = allRounds,
             steps = steps.Select(s => new
             {
-                s.Method, median_seconds = s.MedianSeconds, min_seconds = s.MinSeconds, tokens_per_second = s.TokensPerSecond,
+                s.Method, median_seconds = s.MedianSeconds, min_seconds = s.MinSeconds, raw_median_seconds = s.RawMedianSeconds,
+                raw_min_seconds = s.RawMinSeconds, trainer_over_raw = s.RawMedianSeconds is double raw ? s.MedianSeconds / raw : (double?)null,
+                tokens_per_second = s.TokensPerSecond, flops = s.Flops, achieved_gflops = s.Flops / s.MedianSeconds / 1e9,
+                peak_gflops = peaks.For(s), mfu = peaks.Mfu(s), mkl_vendor_check = s.VendorCheck,
                 peak_resident_mb = s.PeakResidentMegabytes, step_ratio_to_sft = s.MedianSeconds / sft.MedianSeconds,
                 memory_ratio_to_sft = s.PeakResidentMegabytes / sft.PeakResidentMegabytes,
             }),
-            matmul_gflops = new { float32 = f32, bfloat16 = bf16 },
-            sft_achieved_gflops = shape.SftStepFlops() / sft.MedianSeconds / 1e9,
+            matmul_gflops = new
+            {
+                float32 = peaks.Float32, bfloat16 = peaks.BFloat16, float32_vendor_check_here = peakHere.Float32,
+                vendor_check_here = peakHere.VendorCheck, float32_vendor_check_off = peakOff?.Float32,
+                bfloat16_vendor_check_off = peakOff?.BFloat16,
+            },
+            sft_achieved_gflops = sft.Flops / sft.MedianSeconds / 1e9,
             sft_mfu = mfu,
             generation_tokens_per_second = new { kv_cache = cached, no_cache = uncached, speedup = cached / uncached },
             pytorch_sft_step = pytorch,
@@ -138,35 +153,70 @@ public static class BenchCommand
         };
         Directory.CreateDirectory(output);
         AtomicFile.WriteAllText(Path.Combine(output, "bench.json"), JsonSerializer.Serialize(report, Json));
-        var md = Markdown(steps, sft, f32, bf16, mfu, shape, cached, uncached, pytorch, pytorchTuned, curve32, curve16, curveNoise);
+        var md = Markdown(steps, sft, peaks, shape, cached, uncached, pytorch, pytorchTuned, curve32, curve16, curveNoise);
         AtomicFile.WriteAllText(Path.Combine(output, "bench.md"), md);
         Console.WriteLine(md);
         AnsiConsole.MarkupLine($"Wrote {Markup.Escape(Path.Combine(output, "bench.json"))} and bench.md in {clock.Elapsed.TotalSeconds:F0} s.");
         return 0;
     }
 
-    private static string Markdown(List<StepMeasurement> steps, StepMeasurement sft, double f32, double bf16, double mfu, BenchmarkShape shape,
-        double cached, double uncached, JsonElement? pytorch, JsonElement? pytorchTuned, LossCurve? curve32, LossCurve? curve16, LossCurve? curveNoise)
+    /// <summary>
+    /// The physical peaks an MFU is taken against: float32, the faster of libtorch's GEMM here (vendor check as this
+    /// process set it) and in a child process that leaves it unanswered; bfloat16 likewise, for the bf16 steps.
+    /// </summary>
+    private sealed record Peaks(MatmulPeak Here, MatmulPeak? VendorCheckOff)
+    {
+        public double Float32 => Math.Max(Here.Float32, VendorCheckOff?.Float32 ?? 0);
+        public double BFloat16 => Math.Max(Here.BFloat16, VendorCheckOff?.BFloat16 ?? 0);
+        public double For(StepMeasurement s) => s.Method.Contains("-bf16", StringComparison.Ordinal) ? BFloat16 : Float32;
+        public double Mfu(StepMeasurement s) => s.Flops / s.MedianSeconds / 1e9 / For(s);
+    }
+
+    private static string Markdown(List<StepMeasurement> steps, StepMeasurement sft, Peaks peaks, BenchmarkShape shape,
+        double cached, double uncached, JsonElement? pytorch, JsonElement? pytorchTuned, LossCurve? curve32, LossCurve? curve16,
+        LossCurve? curveNoise)
     {
         var sb = new StringBuilder();
         var c = CultureInfo.InvariantCulture;
-        sb.AppendLine("| method | step (s, median) | × SFT | tokens/s | peak RSS (MiB) | × SFT |");
-        sb.AppendLine("|---|---|---|---|---|---|");
+        sb.AppendLine("| method | trainer step (s, median) | raw step (s) | trainer / raw | × SFT | tokens/s | GFLOP/s | MFU | " +
+                      "peak RSS (MiB) | × SFT |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
         foreach (var s in steps)
-            sb.AppendLine(string.Create(c, $"| {s.Method} | {s.MedianSeconds:F3} | {s.MedianSeconds / sft.MedianSeconds:F2} | {s.TokensPerSecond:F0} | {s.PeakResidentMegabytes:F0} | {s.PeakResidentMegabytes / sft.PeakResidentMegabytes:F2} |"));
+        {
+            string raw = s.RawMedianSeconds is double r ? string.Create(c, $"{r:F3} | {s.MedianSeconds / r:F3}") : "– | –";
+            sb.AppendLine(string.Create(c, $"| {s.Method} | {s.MedianSeconds:F3} | {raw} | {s.MedianSeconds / sft.MedianSeconds:F2} | " +
+                $"{s.TokensPerSecond:F0} | {s.Flops / s.MedianSeconds / 1e9:F0} | {peaks.Mfu(s):P0} | {s.PeakResidentMegabytes:F0} | " +
+                $"{s.PeakResidentMegabytes / sft.PeakResidentMegabytes:F2} |"));
+        }
         sb.AppendLine();
+        var here = peaks.Here;
+        var offPeak = peaks.VendorCheckOff;
+        string elsewhere = offPeak is null ? "; bfloat16 " + here.BFloat16.ToString("F0", c)
+            : string.Create(c, $", {offPeak.Float32:F0} in a process with IFTSHARP_MKL_VENDOR_CHECK=0; bfloat16 {here.BFloat16:F0} and {offPeak.BFloat16:F0}");
+        sb.AppendLine(string.Create(c, $"- GEMM peaks (2048², fastest of 10): float32 {here.Float32:F0} GFLOP/s in this process (MKL vendor " +
+            $"check {here.VendorCheck}){elsewhere}. MFU is against the faster of each: float32 {peaks.Float32:F0}, " +
+            $"bfloat16 {peaks.BFloat16:F0} (the bf16 rows)"));
         foreach (var m in StepBenchmark.Bf16Methods)
         {
             var f = steps.Single(s => s.Method == m);
             var b = steps.Single(s => s.Method == StepBenchmark.Bf16(m));
             sb.AppendLine(string.Create(c, $"- {m} in bfloat16 mixed precision (float32 master weights): {f.MedianSeconds / b.MedianSeconds:F2}× the float32 step's speed"));
         }
+        foreach (var method in VendorCheckContrast)
+        {
+            var on = steps.Single(s => s.Method == method);
+            var off = steps.SingleOrDefault(s => s.Method == WithoutVendorCheck(method));
+            if (off is not null)
+                sb.AppendLine(string.Create(c, $"- {method} with MKL's vendor check answered ({on.VendorCheck}) against unanswered: " +
+                    $"{off.MedianSeconds / on.MedianSeconds:F2}× faster"));
+        }
+        var ift = steps.SingleOrDefault(s => s.Method == "ift");
+        if (ift is not null) sb.AppendLine(string.Create(c, $"- IFT step / SFT step: {ift.MedianSeconds / sft.MedianSeconds:F2}"));
         var doubled = steps.Single(s => s.Method == StepBenchmark.Doubled);
         var againstDoubled = string.Join(", ", steps.Where(s => StepBenchmark.PairwiseMethods.Contains(s.Method))
             .Select(s => string.Create(c, $"{s.Method} {s.MedianSeconds / doubled.MedianSeconds:F2}×")));
         sb.AppendLine(string.Create(c, $"- SFT on twice the rows (a preference step's tokens) takes {doubled.MedianSeconds / sft.MedianSeconds:F2}× SFT; against it, {againstDoubled} (the objective's own share)"));
-        sb.AppendLine(string.Create(c, $"- matmul peak (2048², fastest of 10): float32 {f32:F0} GFLOP/s, bfloat16 {bf16:F0} GFLOP/s"));
-        sb.AppendLine(string.Create(c, $"- SFT step: {shape.SftStepFlops() / sft.MedianSeconds / 1e9:F0} GFLOP/s achieved, MFU {mfu:P0} of the float32 matmul peak"));
+        sb.AppendLine(string.Create(c, $"- SFT step: {sft.Flops / sft.MedianSeconds / 1e9:F0} GFLOP/s achieved, MFU {peaks.Mfu(sft):P0} of the physical float32 peak"));
         sb.AppendLine(string.Create(c, $"- generation, 256 new tokens, batch 1: {cached:F0} tokens/s with the KV cache, {uncached:F0} without ({cached / uncached:F1}×)"));
         var untuned = steps.SingleOrDefault(s => s.Method == UntunedSft);
         if (untuned is not null)
@@ -197,6 +247,10 @@ public static class BenchCommand
     }
 
     private static readonly string UntunedSft = StepBenchmark.Baseline + " (default malloc)";
+    /// <summary>The float32 entries measured a second time with MKL's vendor check left unanswered (their rows side by side).</summary>
+    private static readonly string[] VendorCheckContrast = ["sft", "ift", "dpo"];
+    private static string WithoutVendorCheck(string method) => method + " (vendor check off)";
+    private static readonly Dictionary<string, string> VendorCheckOff = new() { ["IFTSHARP_MKL_VENDOR_CHECK"] = "0" };
     private static readonly Dictionary<string, string> UntunedMalloc = new() { ["IFTSHARP_MALLOC_TUNING"] = "0" };
     /// <summary>The environment-variable form of <see cref="LargeAllocations"/>, for a process that cannot call mallopt itself.</summary>
     private static readonly Dictionary<string, string> GlibcTunables = new() { ["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647" };
@@ -218,6 +272,23 @@ public static class BenchCommand
         if (process.ExitCode != 0 || line is null)
             throw new InvalidOperationException($"benchmark worker for {method} failed (exit {process.ExitCode}): {stderr}{stdout}");
         return JsonSerializer.Deserialize<StepMeasurement>(line)!;
+    }
+
+    /// <summary>The GEMM peaks of a child process with <paramref name="environment"/>; null if it fails (the row then says so).</summary>
+    private static MatmulPeak? RunMatmulWorker(Dictionary<string, string> environment)
+    {
+        var (file, prefix) = SelfInvocation();
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
+        foreach (var a in prefix) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "bench", "--worker", StepBenchmark.MatmulWorker, "--threads", get_num_threads().ToString(CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(a);
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEnd();
+        process.StandardError.ReadToEnd();
+        process.WaitForExit();
+        var line = stdout.Split('\n').LastOrDefault(l => l.TrimStart().StartsWith('{'));
+        return process.ExitCode == 0 && line is not null ? JsonSerializer.Deserialize<MatmulPeak>(line) : null;
     }
 
     /// <summary>How to start this program again: the app host directly, or <c>dotnet IftSharp.Cli.dll</c>.</summary>

@@ -1,4 +1,7 @@
 using IftSharp.Benchmarking;
+using IftSharp.Methods;
+using IftSharp.Models;
+using IftSharp.Training;
 using Xunit;
 
 namespace IftSharp.Tests.Benchmarking;
@@ -19,6 +22,62 @@ public class StepBenchmarkTests
         Assert.Equal(method, m.Method);
         Assert.True(m.MedianSeconds > 0 && double.IsFinite(m.TokensPerSecond));
         Assert.True(m.PeakResidentMegabytes > 0);
+        bool covered = RawStep.Covers(method.Replace("-bf16", "", StringComparison.Ordinal).Replace("-2x", "", StringComparison.Ordinal));
+        Assert.Equal(covered, m.RawMedianSeconds is > 0);
+        Assert.Equal(Tiny.StepFlops(method), m.Flops);
+    }
+
+    [Theory]
+    [InlineData("sft")]
+    [InlineData("ift")]
+    [InlineData("dpo")]
+    public void TheRawStepTakesTheTrainersLossOnTheSameBatch(string name)
+    {
+        // The trainer's first loss, from the weights of seed 0, against the raw step's on the same start and items: the same
+        // objective, so the gap between their times is the loop's own work and not a different loss.
+        var method = MethodRegistry.Get(name);
+        var data = method.Synthetic(new SyntheticRequest(Tiny.Batch, Tiny.Sequence, Tiny.Prompt, Tiny.Vocab));
+        using var model = ModelFactory.CreateFromConfig(Tiny.Config, seed: 0);
+        using var reference = method.NeedsReference ? ModelFactory.CreateFromConfig(Tiny.Config, seed: 0) : null;
+        var session = new TrainingSession
+        {
+            Model = model, InitialReference = reference, PrecomputeReference = method.NeedsReference, PadId = 0,
+            Options = new TrainerOptions { MaxSteps = 1, BatchSize = Tiny.Batch },
+        };
+        var trainerLoss = method.Train(session, data, null, method.Defaults)[0].Loss;
+        using var start = ModelFactory.CreateFromConfig(Tiny.Config, seed: 0);
+        using var raw = new RawStep(name, start, null, data, 1e-3);
+        double before = raw.Loss();
+        Assert.Equal(trainerLoss, before, 1e-5);
+        raw.Run();
+        Assert.NotEqual(before, raw.Loss()); // it steps
+    }
+
+    [Fact]
+    public void StepFlopsCountEachEntrysPasses()
+    {
+        double sft = Tiny.SftStepFlops();
+        Assert.Equal(sft, Tiny.StepFlops("sft-bf16"));
+        Assert.Equal(2 * sft, Tiny.StepFlops("sft-2x"));
+        Assert.Equal(2 * sft, Tiny.StepFlops("dpo"));
+        // IFT: forward and backward (3 forwards' worth) plus the no-grad first pass.
+        Assert.Equal(4.0 / 3 * sft, Tiny.StepFlops("ift-bf16"), 1e-6 * sft);
+    }
+
+    [Fact]
+    public void TheProfileTimesEveryPieceAndTheWholePass()
+    {
+        foreach (var dtype in new[] { TorchSharp.torch.ScalarType.Float32, TorchSharp.torch.ScalarType.BFloat16 })
+        {
+            var r = StepProfile.Run(Tiny, dtype, repeats: 1);
+            Assert.Contains(r.Pieces, p => p.Name == "attention: SDPA" && p.Calls == Tiny.Layers && p.TotalMs > 0);
+            Assert.Equal(2 * Tiny.Layers + 1, r.Pieces.Single(p => p.Name == "RMSNorm").Calls);
+            Assert.True(r.WholeForwardMs > 0 && r.WholeBackwardMs > 0);
+            Assert.Contains(r.AroundThePasses, p => p.Name == "AdamW step");
+            bool pushes = r.AroundThePasses.Any(p => p.Name.StartsWith("bf16", StringComparison.Ordinal));
+            Assert.Equal(dtype == TorchSharp.torch.ScalarType.BFloat16, pushes);
+            Assert.Contains("whole pass", StepProfile.Markdown(r), StringComparison.Ordinal);
+        }
     }
 
     public static IEnumerable<object[]> Methods() => StepBenchmark.Methods.Select(m => new object[] { m });
