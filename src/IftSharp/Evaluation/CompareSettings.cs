@@ -78,8 +78,8 @@ public sealed record CompareSettings
     {
         Seeds = 1,
         Base = new BaseModelSettings { HiddenSize = 128, IntermediateSize = 344, Layers = 2, AttentionHeads = 4, KeyValueHeads = 2, Documents = 6000, Steps = 300, BatchSize = 16 },
-        FineTune = new FineTuneSettings { ReasoningPrompts = 160, FactPrompts = 160, Steps = 40, BatchSize = 8 },
-        Validation = new ValidationSettings { ReasoningItems = 32, FactItems = 32 },
+        FineTune = new FineTuneSettings { ReasoningPrompts = 160, FactPrompts = 160, Steps = 32, BatchSize = 8 },
+        Validation = new ValidationSettings { ReasoningItems = 24, FactItems = 24 },
         Eval = new EvalSettings { ReasoningItems = 48, FactItems = 48, MultipleChoiceItems = 48, HeldOutTexts = 48 },
     };
 
