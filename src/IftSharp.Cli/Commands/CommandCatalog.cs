@@ -14,6 +14,7 @@ public static class CommandCatalog
         yield return MergeCommand.Create();
         yield return PlotCommand.Create();
         yield return FrozenLakeCommand.Create();
+        yield return EvalCommand.Create();
         yield return CompareCommand.Create();
         yield return BenchCommand.Create();
     }
