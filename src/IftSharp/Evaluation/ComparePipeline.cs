@@ -50,8 +50,8 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         var baseDir = PretrainBase(cancel);
         long parameters;
         using (var m = LlamaForCausalLM.FromPretrained(baseDir)) parameters = m.parameters().Sum(p => p.numel());
-        var evalSets = new EvalSets(settings.Eval);
-        var validationSets = new ValidationSets(settings.Validation);
+        var evalSets = EvalSets(settings.Eval);
+        var validationSets = ValidationSets(settings.Validation);
         var baseScores = Evaluate(baseDir, "base", evalSets);
 
         var runs = new List<CompareRun>();
@@ -78,7 +78,7 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         var counts = new Dictionary<string, int>
         {
             ["reasoning"] = evalSets.Reasoning.Count, ["fact_following"] = evalSets.Facts.Count,
-            ["multiple_choice"] = evalSets.MultipleChoice.Count, ["held_out_texts"] = evalSets.HeldOut.Count,
+            ["multiple_choice"] = evalSets.MultipleChoice.Count, ["held_out_texts"] = evalSets.HeldOut!.Count,
             ["validation_reasoning"] = validationSets.Reasoning.Count, ["validation_fact_following"] = validationSets.Facts.Count,
             ["validation_multiple_choice"] = validationSets.MultipleChoice.Count,
         };
@@ -291,8 +291,8 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
     /// evaluation split. The checkpoints not chosen are then removed: their validation scores are kept, their weights
     /// are never read again.
     /// </summary>
-    private CompareRun ScoreRun(CompareRecipe recipe, int seed, double lr, Trained trained, string label, ValidationSets validationSets,
-        EvalSets evalSets)
+    private CompareRun ScoreRun(CompareRecipe recipe, int seed, double lr, Trained trained, string label, CompareTaskSets validationSets,
+        CompareTaskSets evalSets)
     {
         var path = Path.Combine(trained.Directory, $"validation-{CompareSettings.Hash("validation", settings.Validation, settings.Eval.MaxNewTokens)}.json");
         List<ValidationScore> curve;
@@ -331,41 +331,25 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
     };
 
     /// <summary>The evaluation sets: fixed by the evaluation seed, the same for every method and training seed.</summary>
-    private sealed class EvalSets(EvalSettings e)
-    {
-        public IReadOnlyList<TaskExample> Reasoning { get; } = TaskSuite.Items(TaskKind.Reasoning, TaskSplit.Eval, e.ReasoningItems, e.Seed);
-        public IReadOnlyList<TaskExample> Facts { get; } = TaskSuite.Items(TaskKind.FactFollowing, TaskSplit.Eval, e.FactItems, e.Seed);
-        public IReadOnlyList<TaskExample> MultipleChoice { get; } =
-            TaskSuite.Items(TaskKind.MultipleChoice, TaskSplit.Eval, e.MultipleChoiceItems, e.Seed);
-        public IReadOnlyList<string> HeldOut { get; } = PretrainingCorpus.HeldOut(e.HeldOutTexts, e.Seed);
-    }
+    private CompareTaskSets EvalSets(EvalSettings e) => new(TaskSplit.Eval, e.ReasoningItems, e.FactItems, e.MultipleChoiceItems,
+        e.HeldOutTexts, e.Seed, tokenizer, template, settings.Base.MaxLength);
 
     /// <summary>The validation sets: the validation split's items, fixed by their own seed, the same for every run.</summary>
-    private sealed class ValidationSets(ValidationSettings v)
-    {
-        public IReadOnlyList<TaskExample> Reasoning { get; } = TaskSuite.Items(TaskKind.Reasoning, TaskSplit.Validation, v.ReasoningItems, v.Seed);
-        public IReadOnlyList<TaskExample> Facts { get; } = TaskSuite.Items(TaskKind.FactFollowing, TaskSplit.Validation, v.FactItems, v.Seed);
-        public IReadOnlyList<TaskExample> MultipleChoice { get; } =
-            TaskSuite.Items(TaskKind.MultipleChoice, TaskSplit.Validation, v.MultipleChoiceItems, v.Seed);
-    }
+    private CompareTaskSets ValidationSets(ValidationSettings v) => new(TaskSplit.Validation, v.ReasoningItems, v.FactItems,
+        v.MultipleChoiceItems, heldOut: null, v.Seed, tokenizer, template, settings.Base.MaxLength);
 
-    private ValidationScore Validate(string modelDir, int step, string label, ValidationSets sets)
+    private ValidationScore Validate(string modelDir, int step, string label, CompareTaskSets sets)
     {
         Report(label);
         var clock = Stopwatch.StartNew();
         using var model = LlamaForCausalLM.FromPretrained(modelDir);
-        var scorer = new CompareScoring(new ModelEvaluator(model, tokenizer, template, settings.Base.MaxLength), settings.Eval.MaxNewTokens);
-        var (reasoning, _) = scorer.ExactMatch(sets.Reasoning);
-        var (facts, _) = scorer.ExactMatch(sets.Facts);
-        var choice = scorer.MultipleChoice(sets.MultipleChoice);
+        var results = sets.Score(new ModelEvaluator(model, tokenizer, template, settings.Base.MaxLength), settings.Eval.MaxNewTokens);
         Advance(label, ValidationUnits);
-        return new ValidationScore(step, Mean(reasoning), Mean(facts), Mean(choice), clock.Elapsed.TotalSeconds);
+        return new ValidationScore(step, results[0].Score, results[1].Score, results[2].Score, clock.Elapsed.TotalSeconds);
     }
 
-    private static double Mean(IReadOnlyList<bool> outcomes) => outcomes.Count == 0 ? 0 : outcomes.Average(x => x ? 1.0 : 0.0);
-
     /// <summary>A model's evaluation-split scores with every item's outcome, cached in the model folder.</summary>
-    private ItemScores Evaluate(string modelDir, string label, EvalSets sets)
+    private ItemScores Evaluate(string modelDir, string label, CompareTaskSets sets)
     {
         var path = Path.Combine(modelDir, $"eval-{CompareSettings.Hash("eval", settings.Eval, "items")}.json");
         if (File.Exists(path))
@@ -376,16 +360,13 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         Report($"evaluating {label}");
         var clock = Stopwatch.StartNew();
         using var model = LlamaForCausalLM.FromPretrained(modelDir);
-        var evaluator = new ModelEvaluator(model, tokenizer, template, settings.Base.MaxLength);
-        var scorer = new CompareScoring(evaluator, settings.Eval.MaxNewTokens);
-        var (reasoning, reasoningOutputs) = scorer.ExactMatch(sets.Reasoning);
-        var (facts, factOutputs) = scorer.ExactMatch(sets.Facts);
-        var choice = scorer.MultipleChoice(sets.MultipleChoice);
-        var scores = new TaskScores(Mean(reasoning), Mean(facts), Mean(choice), evaluator.Perplexity(sets.HeldOut));
-        var result = new ItemScores(scores, reasoning, facts, choice, clock.Elapsed.TotalSeconds);
+        var r = sets.Score(new ModelEvaluator(model, tokenizer, template, settings.Base.MaxLength), settings.Eval.MaxNewTokens);
+        var scores = new TaskScores(r[0].Score, r[1].Score, r[2].Score, r[3].Score);
+        var result = new ItemScores(scores, CompareTaskSets.Outcomes(r[0]), CompareTaskSets.Outcomes(r[1]), CompareTaskSets.Outcomes(r[2]),
+            clock.Elapsed.TotalSeconds);
         AtomicFile.WriteAllText(path, JsonSerializer.Serialize(result));
-        var samples = sets.Reasoning.Take(5).Select((x, i) => new { prompt = x.Prompt, reference = x.Solution, generated = reasoningOutputs[i] })
-            .Concat(sets.Facts.Take(5).Select((x, i) => new { prompt = x.Prompt, reference = x.Solution, generated = factOutputs[i] }));
+        var samples = r[0].Samples.Take(5).Concat(r[1].Samples.Take(5))
+            .Select(x => new { prompt = x.Prompt, reference = x.Reference, generated = x.Generation, correct = x.Correct });
         AtomicFile.WriteAllText(Path.ChangeExtension(path, null) + "-samples.json",
             JsonSerializer.Serialize(samples, new JsonSerializerOptions { WriteIndented = true }));
         Advance($"evaluating {label}", EvalUnits);
