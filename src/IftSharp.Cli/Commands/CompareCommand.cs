@@ -10,17 +10,33 @@ public static class CompareCommand
 {
     public static Command Create()
     {
-        var quick = new Option<bool>("--quick") { Description = "A smoke test of the whole path in a few minutes: smaller base model, fewer steps and items, one seed." };
-        var seeds = new Option<int?>("--seeds") { Description = "Fine-tuning seeds (default 3; 1 with --quick)." }.AtLeast(1);
-        var output = new Option<string>("--output") { Description = "Folder for results.md, results.json, compare.png and the cached stages (models, data, evaluations).", DefaultValueFactory = _ => "runs/compare" };
+        var quick = new Option<bool>("--quick")
+        {
+            Description = "A smoke test of the whole protocol in a few minutes: smaller base model, fewer steps and items, one seed.",
+        };
+        var seeds = new Option<int?>("--seeds") { Description = "Fine-tuning seeds (default 5; 1 with --quick)." }.AtLeast(1);
+        var output = new Option<string>("--output")
+        {
+            Description = "Folder for results.md, results.json, compare.png, sensitivity.png and the cached stages (models, data, evaluations).",
+            DefaultValueFactory = _ => "runs/compare",
+        };
+        var recipes = new Option<string?>("--recipes")
+        {
+            Description = "Run only these recipes (comma-separated names as in the tables, e.g. \"SFT,IFT,SFT→DPO\"); default: all.",
+        };
         var command = new Command("compare",
-            "Pretrain a small base model on generated text, then train SFT, IFT, DPO, ORPO, EXO, SimPO, SFT→DPO and SFT→IFT from it with the same steps and prompts, " +
-            "and score each on reasoning, fact following, multiple choice and perplexity. Finished stages are reused when re-run with the same settings.");
-        command.Options.Add(quick); command.Options.Add(seeds); command.Options.Add(output);
+            "Pretrain a small base model on generated text, then train every method (SFT, IFT and its ablations, DPO, IPO, ORPO, "
+            + "SimPO, EXO, KTO, SPIN, SFT→DPO, SFT→IFT) from it with the same steps and prompts over the same learning-rate grid, "
+            + "choose each run's checkpoint and each method's learning rate on a validation split, and score the final and chosen "
+            + "models on reasoning, fact following, multiple choice and perplexity, with paired bootstrap intervals of the "
+            + "differences. Finished stages are reused when re-run with the same settings.");
+        command.Options.Add(quick); command.Options.Add(seeds); command.Options.Add(output); command.Options.Add(recipes);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var settings = parse.GetValue(quick) ? CompareSettings.Quick : new CompareSettings();
             if (parse.GetValue(seeds) is int n) settings = settings with { Seeds = n };
+            if (parse.GetValue(recipes) is string list)
+                settings = settings with { Recipes = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) };
             var dir = parse.GetValue(output)!;
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -34,13 +50,14 @@ public static class CompareCommand
                     var pipeline = new ComparePipeline(settings, dir, p =>
                     {
                         var stage = p.Stage.Split(':')[0];
-                        if (stage != last) Console.WriteLine($"[{100 * p.Done / p.Total,5:F1}%] {stage}");
+                        if (stage != last) Console.WriteLine($"[{DateTime.UtcNow:HH:mm:ss} {100 * p.Done / p.Total,5:F1}%] {stage}");
                         last = stage;
                     }, Console.WriteLine);
                     result = pipeline.Run(cancel.Token);
                 }
                 else
-                    AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                    AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(),
+                            new ElapsedTimeColumn(), new RemainingTimeColumn())
                         .Start(ctx =>
                         {
                             var task = ctx.AddTask("compare", maxValue: 1);
@@ -62,19 +79,23 @@ public static class CompareCommand
 
             CompareReport.Write(result!, dir);
             Render(result!);
-            AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(Path.Combine(dir, "results.md"))}[/], results.json and compare.png ({result!.Seconds / 60:F1} min).");
+            AnsiConsole.MarkupLine($"Wrote [bold]{Markup.Escape(Path.Combine(dir, "results.md"))}[/], results.json, compare.png and "
+                + $"sensitivity.png ({result!.Seconds / 60:F1} min).");
             return 0;
         }));
         return command;
     }
 
+    /// <summary>The table at each method's validation-chosen learning rate and checkpoint (results.md has the others).</summary>
     private static void Render(CompareResult result)
     {
-        var table = new Table().AddColumns("method", "reasoning", "fact following", "multiple choice", "average", "perplexity");
-        foreach (var r in CompareReport.Summarise(result))
+        var table = new Table { Title = new TableTitle("each method's lr and checkpoint, chosen on validation") }
+            .AddColumns("method", "lr", "reasoning", "fact following", "multiple choice", "average", "perplexity");
+        foreach (var r in CompareReport.Summarise(result, tuned: true, CompareReport.Pick.Selected))
         {
             string P((double Mean, double Std) v) => r.Seeds > 1 ? $"{100 * v.Mean:F1} ± {100 * v.Std:F1}" : $"{100 * v.Mean:F1}";
-            table.AddRow(Markup.Escape(r.Method), P(r.Reasoning), P(r.FactFollowing), P(r.MultipleChoice), P(r.Average),
+            table.AddRow(Markup.Escape(r.Method), r.Method == "Base" ? "" : r.LearningRate.ToString("G3", CultureInfo.InvariantCulture),
+                P(r.Reasoning), P(r.FactFollowing), P(r.MultipleChoice), P(r.Average),
                 r.Perplexity.Mean.ToString("F3", CultureInfo.InvariantCulture));
         }
         AnsiConsole.Write(table);

@@ -6,15 +6,41 @@ namespace IftSharp.Tests.Evaluation;
 
 /// <summary>
 /// The comparison end to end: the quick preset, shrunk further so it runs in seconds, goes through every stage
-/// (pretraining, sampling rejected answers, every recipe, evaluation, report), and a second run reuses every stage.
+/// (pretraining, sampling rejected answers, every recipe at two learning rates, validation of the checkpoints,
+/// evaluation of the final and chosen models, report), and a second run reuses every stage.
 /// </summary>
 public class ComparePipelineTests
 {
     private static CompareSettings Tiny => CompareSettings.Quick with
     {
-        Base = CompareSettings.Quick.Base with { HiddenSize = 32, IntermediateSize = 64, Layers = 1, AttentionHeads = 2, KeyValueHeads = 1, Documents = 200, Steps = 6, BatchSize = 4, MaxLength = 256 },
-        FineTune = CompareSettings.Quick.FineTune with { ReasoningPrompts = 6, FactPrompts = 6, Steps = 4, BatchSize = 2, MaxNewTokens = 24 },
-        Eval = CompareSettings.Quick.Eval with { ReasoningItems = 4, FactItems = 4, MultipleChoiceItems = 4, HeldOutTexts = 4, MaxNewTokens = 24 },
+        Base = CompareSettings.Quick.Base with
+        {
+            HiddenSize = 32,
+            IntermediateSize = 64,
+            Layers = 1,
+            AttentionHeads = 2,
+            KeyValueHeads = 1,
+            Documents = 200,
+            Steps = 6,
+            BatchSize = 4,
+            MaxLength = 256,
+        },
+        FineTune = CompareSettings.Quick.FineTune with
+        {
+            ReasoningPrompts = 6,
+            FactPrompts = 6,
+            Steps = 4,
+            BatchSize = 2,
+            MaxNewTokens = 16,
+            LearningRates = [3e-4, 1e-3],
+            LearningRate = 3e-4,
+            Checkpoints = 2,
+        },
+        Validation = new ValidationSettings { ReasoningItems = 2, FactItems = 2, MultipleChoiceItems = 2 },
+        // One recipe of each kind of stage the pipeline handles (single-target, pairs with a precomputed reference,
+        // unpaired, an ablation's settings, two stages); every recipe's construction is checked without training below.
+        Recipes = ["SFT", "DPO", "KTO", "SFT→DPO", "IFT γ only (λ 0)"],
+        Eval = CompareSettings.Quick.Eval with { ReasoningItems = 4, FactItems = 4, MultipleChoiceItems = 4, HeldOutTexts = 4, MaxNewTokens = 16 },
     };
 
     [Fact]
@@ -25,34 +51,78 @@ public class ComparePipelineTests
         {
             var stages = new List<string>();
             var result = new ComparePipeline(Tiny, dir, p => stages.Add(p.Stage)).Run();
-            Assert.Equal(CompareRecipe.All.Select(r => r.Name), result.Runs.Select(r => r.Method));
+            var names = Tiny.Recipes!.ToList();
+            Assert.Equal(Tiny.FineTune.LearningRates.SelectMany(_ => names), result.Runs.Select(r => r.Method));
+            Assert.Equal(Tiny.FineTune.LearningRates.SelectMany(lr => names.Select(_ => lr)), result.Runs.Select(r => r.LearningRate));
             Assert.All(result.Runs, r => Assert.InRange(r.Scores.Average, 0, 1));
             Assert.All(result.Runs, r => Assert.True(r.Scores.Perplexity > 1));
-            Assert.Equal(Tiny.FineTune.ReasoningPrompts + Tiny.FineTune.FactPrompts + TaskSuite.Items(TaskKind.MultipleChoice, TaskSplit.Train, int.MaxValue, 1).Count,
-                result.Data.Single().Pairs);
+            Assert.All(result.Runs, r => Assert.Equal(4, r.Final.Reasoning.Count));
+            // Validated every half of the steps (a sequential recipe: every half of its second stage); the chosen one is the best.
+            foreach (var run in result.Runs)
+            {
+                int[] expected = CompareRecipe.All.Single(x => x.Name == run.Method).Stages.Count > 1 ? [3, 4] : [2, 4];
+                Assert.Equal(expected, run.Validation.Select(v => v.Step));
+                Assert.Equal(run.Validation.Max(v => v.Average), run.Validation.Single(v => v.Step == run.SelectedStep).Average);
+                // Only the chosen checkpoint's weights stay; the final model is the run folder itself.
+                var kept = Directory.GetDirectories(run.ModelDirectory, "checkpoint-*").Select(Path.GetFileName).ToList();
+                Assert.Equal(run.SelectedStep == 4 ? 0 : 1, kept.Count);
+            }
+            Assert.Equal(Tiny.FineTune.ReasoningPrompts + Tiny.FineTune.FactPrompts
+                + TaskSuite.Items(TaskKind.MultipleChoice, TaskSplit.Train, int.MaxValue, 1).Count, result.Data.Single().Pairs);
             Assert.Contains(stages, s => s.StartsWith("pretraining", StringComparison.Ordinal));
-            Assert.Contains(stages, s => s.StartsWith("SFT→IFT seed 1 (ift", StringComparison.Ordinal));
+            Assert.Contains(stages, s => s.StartsWith("SFT→DPO seed 1 lr 0.0003 (dpo", StringComparison.Ordinal));
+            Assert.Contains(stages, s => s.StartsWith("validating KTO seed 1 lr 0.001 at step 2", StringComparison.Ordinal));
 
             // Every training stage trained its share of the steps: SFT→DPO's two stages add up to the same budget.
-            var sequential = Directory.GetDirectories(Path.Combine(dir, "seed-1"), "sft2_dpo2-*").Single();
-            Assert.Equal(2, File.ReadAllLines(Path.Combine(sequential, "metrics.jsonl")).Length);
+            var sequential = Directory.GetDirectories(Path.Combine(dir, "seed-1"), "sft2_dpo2-*");
+            Assert.Equal(2, sequential.Length); // one per learning rate
+            Assert.All(sequential, d => Assert.Equal(2, File.ReadAllLines(Path.Combine(d, "metrics.jsonl")).Length));
 
             CompareReport.Write(result, dir);
             var md = File.ReadAllText(Path.Combine(dir, "results.md"));
-            foreach (var name in CompareRecipe.All.Select(r => r.Name).Append("Base")) Assert.Contains($"| {name} |", md);
+            foreach (var name in names.Append("Base")) Assert.Contains($"| {name} |", md);
+            Assert.Contains("| DPO − SFT |", md);
+            Assert.Contains("| SFT→DPO − SFT |", md);
             using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
-            Assert.Equal(CompareRecipe.All.Count + 1, json.RootElement.GetProperty("summary").GetArrayLength()); // the recipes and the base
+            Assert.Equal(names.Count + 1, json.RootElement.GetProperty("summary").GetArrayLength()); // the recipes and the base
+            Assert.Equal(names.Count + 1, json.RootElement.GetProperty("summary_per_method_lr_chosen_checkpoint").GetArrayLength());
             Assert.True(new FileInfo(Path.Combine(dir, "compare.png")).Length > 1000);
+            Assert.True(new FileInfo(Path.Combine(dir, "sensitivity.png")).Length > 1000);
             Assert.Empty(Directory.GetDirectories(dir, ".*", SearchOption.AllDirectories)); // no temporary stage folder left
 
             var log = new List<string>();
-            var stamp = Directory.GetLastWriteTimeUtc(sequential);
+            var stamp = Directory.GetLastWriteTimeUtc(sequential[0]);
             var again = new ComparePipeline(Tiny, dir, log: log.Add).Run();
-            Assert.Equal(result.Runs.Select(r => r.Scores), again.Runs.Select(r => r.Scores));
-            Assert.Equal(stamp, Directory.GetLastWriteTimeUtc(sequential));
+            Assert.Equal(result.Runs.Select(r => (r.Scores, r.SelectedStep, r.Selected.Scores)),
+                again.Runs.Select(r => (r.Scores, r.SelectedStep, r.Selected.Scores)));
+            Assert.Equal(stamp, Directory.GetLastWriteTimeUtc(sequential[0]));
             Assert.Contains(log, l => l.Contains("reusing", StringComparison.Ordinal));
         }
         finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Fact]
+    public void EveryRecipeIsARegisteredMethodWithValidSettingsAndTheAblationsChangeOneIngredientOfIft()
+    {
+        var names = CompareRecipe.All.Select(r => r.Name).ToList();
+        foreach (var expected in new[] { "SFT", "IFT", "DPO", "ORPO", "EXO", "SimPO", "KTO", "SPIN", "SFT→DPO", "SFT→IFT" })
+            Assert.Contains(expected, names);
+        foreach (var stage in CompareRecipe.All.SelectMany(r => r.Stages))
+            IftSharp.Methods.MethodRegistry.Options(IftSharp.Methods.MethodRegistry.Get(stage.Method), stage.Settings); // throws on a bad setting
+        var ablations = CompareRecipe.All.Where(r => r.IsAblation).ToList();
+        Assert.Equal(4, ablations.Count);
+        Assert.All(ablations, r => Assert.Equal("ift", Assert.Single(r.Stages).Method));
+        Assert.All(ablations, r => Assert.Single(r.Stages[0].Settings!));
+        var e = Assert.Throws<IftSharp.Core.InputException>(() => CompareRecipe.Select(["SFT", "NOPE"]));
+        Assert.Contains("'NOPE' is not a recipe", e.Message);
+    }
+
+    [Fact]
+    public void TheSharedLearningRateMustBeInTheGrid()
+    {
+        var settings = Tiny with { FineTune = Tiny.FineTune with { LearningRate = 5e-4 } };
+        var e = Assert.Throws<IftSharp.Core.InputException>(() => new ComparePipeline(settings, Path.GetTempPath()).Run());
+        Assert.Contains("not in the grid", e.Message);
     }
 
     [Fact]

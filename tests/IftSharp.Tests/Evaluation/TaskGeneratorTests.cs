@@ -93,17 +93,30 @@ public class TaskGeneratorTests
     [InlineData(TaskKind.Reasoning)]
     [InlineData(TaskKind.FactFollowing)]
     [InlineData(TaskKind.MultipleChoice)]
-    public void SplitsNeverShareAnItemAndTheSameSeedGivesTheSameItems(TaskKind task)
+    public void TheFourSplitsNeverShareAnItemAndTheSameSeedGivesTheSameItems(TaskKind task)
     {
         int n = task == TaskKind.MultipleChoice ? int.MaxValue : 400;
-        var pretrain = TaskSuite.Items(task, TaskSplit.Pretrain, n, seed: 1).Select(x => x.Key).ToHashSet();
-        var train = TaskSuite.Items(task, TaskSplit.Train, n, seed: 2).Select(x => x.Key).ToHashSet();
-        var eval = TaskSuite.Items(task, TaskSplit.Eval, n, seed: 3).Select(x => x.Key).ToHashSet();
-        Assert.NotEmpty(train); Assert.NotEmpty(eval); Assert.NotEmpty(pretrain);
-        Assert.Empty(train.Intersect(eval));
-        Assert.Empty(pretrain.Intersect(eval));
-        Assert.Empty(pretrain.Intersect(train));
+        TaskSplit[] splits = [TaskSplit.Pretrain, TaskSplit.Train, TaskSplit.Validation, TaskSplit.Eval];
+        var keys = splits.Select((split, i) => TaskSuite.Items(task, split, n, seed: i + 1).Select(x => x.Key).ToHashSet()).ToList();
+        Assert.All(keys, Assert.NotEmpty);
+        for (int a = 0; a < splits.Length; a++)
+            for (int b = a + 1; b < splits.Length; b++)
+                Assert.Empty(keys[a].Intersect(keys[b]));
+        // Another seed draws other items of the same split, never one of another split.
+        foreach (var split in splits)
+            Assert.All(TaskSuite.Items(task, split, n, seed: 77), x => Assert.Equal(split, x.Split));
+        if (task == TaskKind.MultipleChoice) // finite: the four splits partition the questions
+            Assert.Equal(MultipleChoiceTask.Questions.Count, keys.Sum(k => k.Count));
         Assert.Equal(TaskSuite.Items(task, TaskSplit.Train, n, seed: 2), TaskSuite.Items(task, TaskSplit.Train, n, seed: 2), new ItemComparer());
+    }
+
+    [Fact]
+    public void TheValidationSplitIsLargeEnoughToChooseACheckpoint()
+    {
+        var choice = TaskSuite.Items(TaskKind.MultipleChoice, TaskSplit.Validation, int.MaxValue, seed: 1);
+        Assert.InRange(choice.Count, 20, 60);
+        Assert.Equal(200, TaskSuite.Items(TaskKind.Reasoning, TaskSplit.Validation, 200, seed: 1).Count);
+        Assert.Equal(200, TaskSuite.Items(TaskKind.FactFollowing, TaskSplit.Validation, 200, seed: 1).Count);
     }
 
     [Fact]
