@@ -14,6 +14,7 @@ namespace IftSharp.Tests.Models;
 /// padding, with a frozen base under LoRA (no input requires a gradient), with LoRA dropout (the recomputation must
 /// draw the same masks), and in bfloat16 (to a tolerance).
 /// </summary>
+[Collection(GlobalRandomCollection.Name)]
 public class GradientCheckpointingTests
 {
     private static LlamaForCausalLM Model(bool tied, ScalarType dtype = ScalarType.Float64) =>
