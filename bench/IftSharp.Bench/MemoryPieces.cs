@@ -63,7 +63,7 @@ internal static class MemoryPieces
         var ids = randint(0, config.VocabSize, new long[] { batch, length }, generator: generator).DetachFromDisposeScope();
         var labels = ids.clone().DetachFromDisposeScope();
         using (no_grad()) labels.narrow(1, 0, Math.Min(32, length / 4)).FillInPlace(TokenLogProbs.IgnoreIndex);
-        double setupResident = Resident("VmRSS"), setupPeak = Resident("VmHWM");
+        double setupResident = ProcessMemory.Own("VmRSS"), setupPeak = ProcessMemory.Own("VmHWM");
         using var sampler = new AllocatorPeak();
         double setupAllocated = AllocatorPeak.Now();
 
@@ -72,7 +72,7 @@ internal static class MemoryPieces
         {
             if (trace)
             {
-                Console.WriteLine($"  after {phase}: resident {Resident("VmRSS"):F0} MiB (peak {Resident("VmHWM"):F0}), " +
+                Console.WriteLine($"  after {phase}: resident {ProcessMemory.Own("VmRSS"):F0} MiB (peak {ProcessMemory.Own("VmHWM"):F0}), " +
                     $"allocated {AllocatorPeak.Now():F0} MiB (peak {sampler.Peak:F0})");
             }
         }
@@ -108,12 +108,10 @@ internal static class MemoryPieces
         }.Where(p => p is not null));
         Console.WriteLine($"{Path.GetFileNameWithoutExtension(args[0])} {method} {pieces} batch {batch}x{length}: " +
             $"params {total / 1e6:F1} M (trainable {trainableCount / 1e6:F2} M), after setup {setupResident:F0} MiB " +
-            $"(peak {setupPeak:F0}), peak over {steps} steps {StepBenchmark.PeakResidentMegabytes():F0} MiB; allocated after setup " +
+            $"(peak {setupPeak:F0}), peak over {steps} steps {ProcessMemory.Own("VmHWM"):F0} MiB; allocated after setup " +
             $"{setupAllocated:F0} MiB, peak {sampler.Peak:F0} MiB; last step {lastSeconds:F1} s");
         ids.Dispose();
         labels.Dispose();
         return 0;
     }
-
-    private static double Resident(string field) => ProcessMemory.Own(field);
 }

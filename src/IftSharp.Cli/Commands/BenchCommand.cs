@@ -283,12 +283,7 @@ public static class BenchCommand
         foreach (var a in prefix) psi.ArgumentList.Add(a);
         foreach (var a in new[] { "bench", "--worker", StepBenchmark.MatmulWorker, "--threads", get_num_threads().ToString(CultureInfo.InvariantCulture) })
             psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi)!;
-        var stdout = process.StandardOutput.ReadToEnd();
-        process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        var line = stdout.Split('\n').LastOrDefault(l => l.TrimStart().StartsWith('{'));
-        return process.ExitCode == 0 && line is not null ? JsonSerializer.Deserialize<MatmulPeak>(line) : null;
+        return LastJsonLine(psi) is { } line ? JsonSerializer.Deserialize<MatmulPeak>(line) : null;
     }
 
     /// <summary>How to start this program again: the app host directly, or <c>dotnet IftSharp.Cli.dll</c>.</summary>
@@ -308,11 +303,17 @@ public static class BenchCommand
         foreach (var a in new[] { script, "--layers", $"{shape.Layers}", "--hidden", $"{shape.Hidden}", "--heads", $"{shape.Heads}", "--intermediate", $"{shape.Intermediate}",
                      "--vocab", $"{shape.Vocab}", "--seq", $"{shape.Sequence}", "--batch", $"{shape.Batch}", "--repeats", $"{shape.Repeats}", "--threads", $"{get_num_threads()}" })
             psi.ArgumentList.Add(a);
+        return LastJsonLine(psi) is { } line ? JsonDocument.Parse(line).RootElement.Clone() : null;
+    }
+
+    /// <summary>Runs a child to its end; its last stdout line that is a JSON object, or null when it failed.</summary>
+    private static string? LastJsonLine(ProcessStartInfo psi)
+    {
         using var process = Process.Start(psi)!;
         var stdout = process.StandardOutput.ReadToEnd();
         process.StandardError.ReadToEnd();
         process.WaitForExit();
         var line = stdout.Split('\n').LastOrDefault(l => l.TrimStart().StartsWith('{'));
-        return process.ExitCode == 0 && line is not null ? JsonDocument.Parse(line).RootElement.Clone() : null;
+        return process.ExitCode == 0 ? line : null;
     }
 }

@@ -189,13 +189,7 @@ public static class StepBenchmark
         new(MatmulGflops(ScalarType.Float32), MatmulGflops(ScalarType.BFloat16), MklVendorCheck.State.ToString());
 
     /// <summary>The process's peak resident set (VmHWM), in MiB; 0 where /proc is unavailable.</summary>
-    public static double PeakResidentMegabytes()
-    {
-        const string status = "/proc/self/status";
-        if (!File.Exists(status)) return 0;
-        var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
-        return line is null ? 0 : double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0;
-    }
+    public static double PeakResidentMegabytes() => ProcessMemory.Own("VmHWM");
 
     /// <summary>
     /// The machine's matmul peak, GFLOP/s: the fastest of 10 products of two n×n matrices. The fastest, not the median,
