@@ -72,6 +72,9 @@ public static class ScalarArithmetic
     /// <summary><c>x / c</c> (true division).</summary>
     public static Tensor DividedBy(this Tensor x, long c) => With(c.ToScalar(), s => x.div(s));
 
+    /// <summary>x /= c, in place.</summary>
+    public static Tensor DividedByInPlace(this Tensor x, double c) => With(c.ToScalar(), s => x.div_(s));
+
     /// <summary><c>c / x</c>, computed as <c>(1 / x) · c</c> (as TorchSharp's and PyTorch's reflected division).</summary>
     public static Tensor Into(this Tensor x, double c) => x.reciprocal().Times(c);
 

@@ -23,12 +23,15 @@ public sealed class AdamWOptimizer(IEnumerable<Parameter> parameters, double lr,
             if (grad is null) continue;
             var state = (State)_state[param.Handle];
             state.step += 1;
-            param.TimesInPlace(1 - lr * weightDecay); // decoupled decay; with 0 this is Adam exactly
+            // Decoupled decay; with 0 the multiplication by 1 is skipped (a pass over the weights that changes nothing).
+            if (weightDecay != 0) param.TimesInPlace(1 - lr * weightDecay);
             double biasCorrection1 = 1 - Math.Pow(beta1, state.step);
             double biasCorrection2 = 1 - Math.Pow(beta2, state.step);
             state.exp_avg.TimesInPlace(beta1).PlusInPlace(grad, 1 - beta1);
             state.exp_avg_sq.TimesInPlace(beta2).AddcmulInPlace(grad, grad, 1 - beta2);
-            var denom = state.exp_avg_sq.sqrt().DividedBy(Math.Sqrt(biasCorrection2)).PlusInPlace(eps);
+            // One temporary per parameter, freed at once: the step's scope would otherwise hold a weight-sized
+            // denominator for every parameter until the last one is updated (the model's size again, at the peak).
+            using var denom = state.exp_avg_sq.sqrt().DividedByInPlace(Math.Sqrt(biasCorrection2)).PlusInPlace(eps);
             param.AddcdivInPlace(state.exp_avg, denom, -(lr / biasCorrection1));
         }
     }, closure);

@@ -24,7 +24,7 @@ public sealed class RmsPropOptimizer(IEnumerable<Parameter> parameters, double l
             state.step += 1;
             if (weightDecay != 0) grad = grad.Plus(param, weightDecay);
             state.square_avg.TimesInPlace(alpha).AddcmulInPlace(grad, grad, 1 - alpha);
-            var avg = state.square_avg.sqrt().PlusInPlace(eps);
+            using var avg = state.square_avg.sqrt().PlusInPlace(eps); // freed at once, not at the end of the step
             param.AddcdivInPlace(grad, avg, -lr);
         }
     }, closure);
