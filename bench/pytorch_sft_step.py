@@ -40,7 +40,8 @@ def attention(q, k, v):
 class Block(nn.Module):
     def __init__(s, d, h, f):
         super().__init__(); s.h = h
-        s.q = nn.Linear(d, d, bias=False); s.k = nn.Linear(d, d, bias=False); s.v = nn.Linear(d, d, bias=False); s.o = nn.Linear(d, d, bias=False)
+        s.q = nn.Linear(d, d, bias=False); s.k = nn.Linear(d, d, bias=False)
+        s.v = nn.Linear(d, d, bias=False); s.o = nn.Linear(d, d, bias=False)
         s.gate = nn.Linear(d, f, bias=False); s.up = nn.Linear(d, f, bias=False); s.down = nn.Linear(f, d, bias=False)
         s.n1 = RMSNorm(d); s.n2 = RMSNorm(d)
     def forward(s, x, cos, sin):

@@ -72,7 +72,8 @@ internal static class MemoryPieces
         {
             if (trace)
             {
-                Console.WriteLine($"  after {phase}: resident {ProcessMemory.Own("VmRSS"):F0} MiB (peak {ProcessMemory.Own("VmHWM"):F0}), " +
+                Console.WriteLine($"  after {phase}: resident {ProcessMemory.Own("VmRSS"):F0} MiB " +
+                    $"(peak {ProcessMemory.Own("VmHWM"):F0}), " +
                     $"allocated {AllocatorPeak.Now():F0} MiB (peak {sampler.Peak:F0})");
             }
         }

@@ -44,7 +44,8 @@ switch (args.FirstOrDefault() ?? "matmul")
         var f32 = LossCurveBenchmark.Run("sft", shape, steps, bf16: false);
         var b16 = LossCurveBenchmark.Run("sft", shape, steps, bf16: true);
         var (mean, max) = LossCurveBenchmark.RelativeDifference(f32, b16);
-        Console.WriteLine($"SFT {steps} steps: float32 {f32.Losses[0]:F3} → {f32.Losses[^1]:F4} in {f32.Seconds:F0} s; bf16 {b16.Losses[0]:F3} → {b16.Losses[^1]:F4} in {b16.Seconds:F0} s; |Δ|/loss mean {mean:P2}, max {max:P2}");
+        Console.WriteLine($"SFT {steps} steps: float32 {f32.Losses[0]:F3} → {f32.Losses[^1]:F4} in {f32.Seconds:F0} s; "
+            + $"bf16 {b16.Losses[0]:F3} → {b16.Losses[^1]:F4} in {b16.Seconds:F0} s; |Δ|/loss mean {mean:P2}, max {max:P2}");
         break;
     case "curve-noise":
     {
@@ -52,7 +53,8 @@ switch (args.FirstOrDefault() ?? "matmul")
         var a = LossCurveBenchmark.Run("sft", shape, n, bf16: false);
         var b = LossCurveBenchmark.Run("sft", shape, n, bf16: false, roundStart: true);
         var (mn, mx) = LossCurveBenchmark.RelativeDifference(a, b);
-        Console.WriteLine($"SFT {n} steps float32 against float32 from bf16-rounded start: {a.Losses[^1]:F4} vs {b.Losses[^1]:F4}; |Δ|/loss mean {mn:P2}, max {mx:P2}");
+        Console.WriteLine($"SFT {n} steps float32 against float32 from bf16-rounded start: {a.Losses[^1]:F4} vs {b.Losses[^1]:F4}; "
+            + $"|Δ|/loss mean {mn:P2}, max {mx:P2}");
         break;
     }
     case "profile":

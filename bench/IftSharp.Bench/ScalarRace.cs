@@ -28,6 +28,7 @@ static class ScalarRace
         catch (Exception e) { outcome = "FAILED: " + e.Message.Split('\n')[0]; }
         Volatile.Write(ref stop, true);
         noise.Join();
-        return $"{name}: {ops:N0} additions, {GC.CollectionCount(0) - gcBefore:N0} collections in {clock.Elapsed.TotalSeconds:F1} s: {outcome}";
+        return $"{name}: {ops:N0} additions, {GC.CollectionCount(0) - gcBefore:N0} collections "
+            + $"in {clock.Elapsed.TotalSeconds:F1} s: {outcome}";
     }
 }

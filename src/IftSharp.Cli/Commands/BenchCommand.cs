@@ -21,7 +21,11 @@ public static class BenchCommand
 
     public static Command Create()
     {
-        var output = new Option<string>("--output") { Description = "Folder for bench.json and bench.md.", DefaultValueFactory = _ => "runs/bench" };
+        var output = new Option<string>("--output")
+        {
+            Description = "Folder for bench.json and bench.md.",
+            DefaultValueFactory = _ => "runs/bench",
+        };
         var repeats = new Option<int>("--repeats")
         {
             Description = "Timed steps per method (median reported), after 2 warm-up steps.", DefaultValueFactory = _ => 5,
@@ -37,10 +41,21 @@ public static class BenchCommand
             Description = "Steps of the float32 and bfloat16 SFT loss curves compared on real text (0 skips them).",
             DefaultValueFactory = _ => 200,
         }.AtLeast(0);
-        var noiseFloor = new Option<bool>("--noise-floor") { Description = "Also train the float32 curve from the initial weights rounded once to bfloat16: how far two float32 runs drift apart from a perturbation that small (adds about 2 minutes)." };
+        var noiseFloor = new Option<bool>("--noise-floor")
+        {
+            Description = "Also train the float32 curve from the initial weights rounded once to bfloat16: how far two float32 runs "
+                + "drift apart from a perturbation that small (adds about 2 minutes).",
+        };
         var worker = new Option<string?>("--worker") { Description = "Internal: measure one method and print its JSON.", Hidden = true };
-        var command = new Command("bench", "Benchmark the optimizer step of every method (ratios to SFT), peak memory, MFU, generation with and without the KV cache, and the same SFT step in Python PyTorch when available.");
-        command.Options.Add(output); command.Options.Add(repeats); command.Options.Add(rounds); command.Options.Add(curveSteps); command.Options.Add(noiseFloor); command.Options.Add(worker);
+        var command = new Command("bench",
+            "Benchmark the optimizer step of every method (ratios to SFT), peak memory, MFU, generation with and without the KV cache, "
+            + "and the same SFT step in Python PyTorch when available.");
+        command.Options.Add(output);
+        command.Options.Add(repeats);
+        command.Options.Add(rounds);
+        command.Options.Add(curveSteps);
+        command.Options.Add(noiseFloor);
+        command.Options.Add(worker);
         var realShape = BenchModelConfig.AddTo(command); // --model-config: the real-shape mode, in its own file
         command.SetAction(parse => CliErrors.Run(() =>
         {
@@ -101,7 +116,8 @@ public static class BenchCommand
             curve16 = LossCurveBenchmark.Run(StepBenchmark.Baseline, shape, curveSteps, bf16: true);
             if (noiseFloor)
             {
-                AnsiConsole.MarkupLine("  ... and in float32 from the initial weights rounded to bfloat16 (the comparison's noise floor) ...");
+                AnsiConsole.MarkupLine(
+                    "  ... and in float32 from the initial weights rounded to bfloat16 (the comparison's noise floor) ...");
                 curveNoise = LossCurveBenchmark.Run(StepBenchmark.Baseline, shape, curveSteps, bf16: false, roundStart: true);
             }
         }
@@ -121,7 +137,8 @@ public static class BenchCommand
             steps = steps.Select(s => new
             {
                 s.Method, median_seconds = s.MedianSeconds, min_seconds = s.MinSeconds, raw_median_seconds = s.RawMedianSeconds,
-                raw_min_seconds = s.RawMinSeconds, trainer_over_raw = s.RawMedianSeconds is double raw ? s.MedianSeconds / raw : (double?)null,
+                raw_min_seconds = s.RawMinSeconds,
+                trainer_over_raw = s.RawMedianSeconds is double raw ? s.MedianSeconds / raw : (double?)null,
                 tokens_per_second = s.TokensPerSecond, flops = s.Flops, achieved_gflops = s.Flops / s.MedianSeconds / 1e9,
                 peak_gflops = peaks.For(s), mfu = peaks.Mfu(s), mkl_vendor_check = s.VendorCheck,
                 peak_resident_mb = s.PeakResidentMegabytes, step_ratio_to_sft = s.MedianSeconds / sft.MedianSeconds,
@@ -141,14 +158,23 @@ public static class BenchCommand
             malloc_tuning = LargeAllocations.Active,
             loss_curves = curve32 is null ? null : new
             {
-                steps = curveSteps, float32 = curve32.Losses, bfloat16 = curve16!.Losses, float32_seconds = curve32.Seconds, bfloat16_seconds = curve16.Seconds,
+                steps = curveSteps, float32 = curve32.Losses, bfloat16 = curve16!.Losses,
+                float32_seconds = curve32.Seconds, bfloat16_seconds = curve16.Seconds,
                 float32_from_rounded_start = curveNoise?.Losses,
-                noise_floor_mean_relative_difference = curveNoise is null ? (double?)null : LossCurveBenchmark.RelativeDifference(curve32, curveNoise).Mean,
-                noise_floor_max_relative_difference = curveNoise is null ? (double?)null : LossCurveBenchmark.RelativeDifference(curve32, curveNoise).Max,
+                noise_floor_mean_relative_difference = curveNoise is null
+                    ? (double?)null
+                    : LossCurveBenchmark.RelativeDifference(curve32, curveNoise).Mean,
+                noise_floor_max_relative_difference = curveNoise is null
+                    ? (double?)null
+                    : LossCurveBenchmark.RelativeDifference(curve32, curveNoise).Max,
                 mean_relative_difference = curveDifference!.Value.Item1, max_relative_difference = curveDifference.Value.Item2,
             },
-            pytorch_over_iftsharp_speed = pytorch is JsonElement p ? sft.MedianSeconds / p.GetProperty("median_step_seconds").GetDouble() : (double?)null,
-            pytorch_same_malloc_tuning_over_iftsharp_speed = pytorchTuned is JsonElement q ? sft.MedianSeconds / q.GetProperty("median_step_seconds").GetDouble() : (double?)null,
+            pytorch_over_iftsharp_speed = pytorch is JsonElement p
+                ? sft.MedianSeconds / p.GetProperty("median_step_seconds").GetDouble()
+                : (double?)null,
+            pytorch_same_malloc_tuning_over_iftsharp_speed = pytorchTuned is JsonElement q
+                ? sft.MedianSeconds / q.GetProperty("median_step_seconds").GetDouble()
+                : (double?)null,
             seconds = clock.Elapsed.TotalSeconds,
         };
         Directory.CreateDirectory(output);
@@ -156,7 +182,8 @@ public static class BenchCommand
         var md = Markdown(steps, sft, peaks, shape, cached, uncached, pytorch, pytorchTuned, curve32, curve16, curveNoise);
         AtomicFile.WriteAllText(Path.Combine(output, "bench.md"), md);
         Console.WriteLine(md);
-        AnsiConsole.MarkupLine($"Wrote {Markup.Escape(Path.Combine(output, "bench.json"))} and bench.md in {clock.Elapsed.TotalSeconds:F0} s.");
+        AnsiConsole.MarkupLine(
+            $"Wrote {Markup.Escape(Path.Combine(output, "bench.json"))} and bench.md in {clock.Elapsed.TotalSeconds:F0} s.");
         return 0;
     }
 
@@ -192,15 +219,17 @@ public static class BenchCommand
         var here = peaks.Here;
         var offPeak = peaks.VendorCheckOff;
         string elsewhere = offPeak is null ? "; bfloat16 " + here.BFloat16.ToString("F0", c)
-            : string.Create(c, $", {offPeak.Float32:F0} in a process with IFTSHARP_MKL_VENDOR_CHECK=0; bfloat16 {here.BFloat16:F0} and {offPeak.BFloat16:F0}");
-        sb.AppendLine(string.Create(c, $"- GEMM peaks (2048², fastest of 10): float32 {here.Float32:F0} GFLOP/s in this process (MKL vendor " +
-            $"check {here.VendorCheck}){elsewhere}. MFU is against the faster of each: float32 {peaks.Float32:F0}, " +
+            : string.Create(c, $", {offPeak.Float32:F0} in a process with IFTSHARP_MKL_VENDOR_CHECK=0; "
+                + $"bfloat16 {here.BFloat16:F0} and {offPeak.BFloat16:F0}");
+        sb.AppendLine(string.Create(c, $"- GEMM peaks (2048², fastest of 10): float32 {here.Float32:F0} GFLOP/s in this process " +
+            $"(MKL vendor check {here.VendorCheck}){elsewhere}. MFU is against the faster of each: float32 {peaks.Float32:F0}, " +
             $"bfloat16 {peaks.BFloat16:F0} (the bf16 rows)"));
         foreach (var m in StepBenchmark.Bf16Methods)
         {
             var f = steps.Single(s => s.Method == m);
             var b = steps.Single(s => s.Method == StepBenchmark.Bf16(m));
-            sb.AppendLine(string.Create(c, $"- {m} in bfloat16 mixed precision (float32 master weights): {f.MedianSeconds / b.MedianSeconds:F2}× the float32 step's speed"));
+            sb.AppendLine(string.Create(c, $"- {m} in bfloat16 mixed precision (float32 master weights): "
+                + $"{f.MedianSeconds / b.MedianSeconds:F2}× the float32 step's speed"));
         }
         foreach (var method in VendorCheckContrast)
         {
@@ -215,20 +244,29 @@ public static class BenchCommand
         var doubled = steps.Single(s => s.Method == StepBenchmark.Doubled);
         var againstDoubled = string.Join(", ", steps.Where(s => StepBenchmark.PairwiseMethods.Contains(s.Method))
             .Select(s => string.Create(c, $"{s.Method} {s.MedianSeconds / doubled.MedianSeconds:F2}×")));
-        sb.AppendLine(string.Create(c, $"- SFT on twice the rows (a preference step's tokens) takes {doubled.MedianSeconds / sft.MedianSeconds:F2}× SFT; against it, {againstDoubled} (the objective's own share)"));
-        sb.AppendLine(string.Create(c, $"- SFT step: {sft.Flops / sft.MedianSeconds / 1e9:F0} GFLOP/s achieved, MFU {peaks.Mfu(sft):P0} of the physical float32 peak"));
-        sb.AppendLine(string.Create(c, $"- generation, 256 new tokens, batch 1: {cached:F0} tokens/s with the KV cache, {uncached:F0} without ({cached / uncached:F1}×)"));
+        sb.AppendLine(string.Create(c, $"- SFT on twice the rows (a preference step's tokens) takes "
+            + $"{doubled.MedianSeconds / sft.MedianSeconds:F2}× SFT; against it, {againstDoubled} (the objective's own share)"));
+        sb.AppendLine(string.Create(c, $"- SFT step: {sft.Flops / sft.MedianSeconds / 1e9:F0} GFLOP/s achieved, "
+            + $"MFU {peaks.Mfu(sft):P0} of the physical float32 peak"));
+        sb.AppendLine(string.Create(c, $"- generation, 256 new tokens, batch 1: {cached:F0} tokens/s with the KV cache, "
+            + $"{uncached:F0} without ({cached / uncached:F1}×)"));
         var untuned = steps.SingleOrDefault(s => s.Method == UntunedSft);
         if (untuned is not null)
-            sb.AppendLine(string.Create(c, $"- SFT with glibc's default malloc (every tensor over 32 MiB gets fresh pages): {untuned.MedianSeconds:F3} s, so keeping pages across steps makes the step {untuned.MedianSeconds / sft.MedianSeconds:F2}× faster"));
+        {
+            sb.AppendLine(string.Create(c, $"- SFT with glibc's default malloc (every tensor over 32 MiB gets fresh pages): "
+                + $"{untuned.MedianSeconds:F3} s, so keeping pages across steps makes the step "
+                + $"{untuned.MedianSeconds / sft.MedianSeconds:F2}× faster"));
+        }
         if (pytorch is JsonElement p)
         {
             double pt = p.GetProperty("median_step_seconds").GetDouble();
-            sb.AppendLine(string.Create(c, $"- the same SFT step in Python PyTorch {p.GetProperty("torch").GetString()} ({p.GetProperty("threads").GetInt32()} threads): {pt:F3} s; IftSharp/PyTorch step time {sft.MedianSeconds / pt:F2}"));
+            sb.AppendLine(string.Create(c, $"- the same SFT step in Python PyTorch {p.GetProperty("torch").GetString()} "
+                + $"({p.GetProperty("threads").GetInt32()} threads): {pt:F3} s; IftSharp/PyTorch step time {sft.MedianSeconds / pt:F2}"));
             if (pytorchTuned is JsonElement q)
             {
                 double qt = q.GetProperty("median_step_seconds").GetDouble();
-                sb.AppendLine(string.Create(c, $"- the same PyTorch step with the same malloc tuning (GLIBC_TUNABLES): {qt:F3} s; IftSharp/PyTorch step time {sft.MedianSeconds / qt:F2}"));
+                sb.AppendLine(string.Create(c, $"- the same PyTorch step with the same malloc tuning (GLIBC_TUNABLES): {qt:F3} s; "
+                    + $"IftSharp/PyTorch step time {sft.MedianSeconds / qt:F2}"));
             }
         }
         else sb.AppendLine("- Python PyTorch comparison: not measured (needs /usr/bin/python3 with torch and bench/pytorch_sft_step.py)");
@@ -236,11 +274,15 @@ public static class BenchCommand
         {
             var (mean, max) = LossCurveBenchmark.RelativeDifference(curve32, curve16);
             double Tail(LossCurve c) => c.Losses.TakeLast(20).Average();
-            sb.AppendLine(string.Create(c, $"- SFT loss curve over {curve32.Losses.Count} steps on text, bf16 mixed precision against float32: mean |Δ|/loss {mean:P2}, largest {max:P2}; loss {curve32.Losses[0]:F3} → {Tail(curve32):F4} (float32, mean of the last 20 steps) and {curve16.Losses[0]:F3} → {Tail(curve16):F4} (bf16); {curve32.Seconds:F0} s against {curve16.Seconds:F0} s"));
+            sb.AppendLine(string.Create(c, $"- SFT loss curve over {curve32.Losses.Count} steps on text, "
+                + $"bf16 mixed precision against float32: mean |Δ|/loss {mean:P2}, largest {max:P2}; "
+                + $"loss {curve32.Losses[0]:F3} → {Tail(curve32):F4} (float32, mean of the last 20 steps) "
+                + $"and {curve16.Losses[0]:F3} → {Tail(curve16):F4} (bf16); {curve32.Seconds:F0} s against {curve16.Seconds:F0} s"));
             if (curveNoise is not null)
             {
                 var (noiseMean, noiseMax) = LossCurveBenchmark.RelativeDifference(curve32, curveNoise);
-                sb.AppendLine(string.Create(c, $"- noise floor: float32 from the same initial weights rounded once to bf16 against float32: mean |Δ|/loss {noiseMean:P2}, largest {noiseMax:P2}; loss → {Tail(curveNoise):F4}"));
+                sb.AppendLine(string.Create(c, $"- noise floor: float32 from the same initial weights rounded once to bf16 "
+                    + $"against float32: mean |Δ|/loss {noiseMean:P2}, largest {noiseMax:P2}; loss → {Tail(curveNoise):F4}"));
             }
         }
         return sb.ToString();
@@ -253,7 +295,10 @@ public static class BenchCommand
     private static readonly Dictionary<string, string> VendorCheckOff = new() { ["IFTSHARP_MKL_VENDOR_CHECK"] = "0" };
     private static readonly Dictionary<string, string> UntunedMalloc = new() { ["IFTSHARP_MALLOC_TUNING"] = "0" };
     /// <summary>The environment-variable form of <see cref="LargeAllocations"/>, for a process that cannot call mallopt itself.</summary>
-    private static readonly Dictionary<string, string> GlibcTunables = new() { ["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647" };
+    private static readonly Dictionary<string, string> GlibcTunables = new()
+    {
+        ["GLIBC_TUNABLES"] = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=2147483647",
+    };
 
     private static StepMeasurement RunWorker(string method, BenchmarkShape shape, Dictionary<string, string>? environment = null)
     {
@@ -261,7 +306,8 @@ public static class BenchCommand
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
         foreach (var a in prefix) psi.ArgumentList.Add(a);
-        foreach (var a in new[] { "bench", "--worker", method, "--repeats", shape.Repeats.ToString(CultureInfo.InvariantCulture) }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { "bench", "--worker", method, "--repeats", shape.Repeats.ToString(CultureInfo.InvariantCulture) })
+            psi.ArgumentList.Add(a);
         psi.ArgumentList.Add("--threads"); // the parent's count, whether chosen by --threads or from the cores
         psi.ArgumentList.Add(get_num_threads().ToString(CultureInfo.InvariantCulture));
         using var process = Process.Start(psi)!;
@@ -281,7 +327,8 @@ public static class BenchCommand
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (k, v) in environment) psi.Environment[k] = v;
         foreach (var a in prefix) psi.ArgumentList.Add(a);
-        foreach (var a in new[] { "bench", "--worker", StepBenchmark.MatmulWorker, "--threads", get_num_threads().ToString(CultureInfo.InvariantCulture) })
+        string threads = get_num_threads().ToString(CultureInfo.InvariantCulture);
+        foreach (var a in new[] { "bench", "--worker", StepBenchmark.MatmulWorker, "--threads", threads })
             psi.ArgumentList.Add(a);
         return LastJsonLine(psi) is { } line ? JsonSerializer.Deserialize<MatmulPeak>(line) : null;
     }
@@ -300,8 +347,13 @@ public static class BenchCommand
         if (!File.Exists(python) || !File.Exists(script)) return null;
         var psi = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var (k, v) in environment ?? []) psi.Environment[k] = v;
-        foreach (var a in new[] { script, "--layers", $"{shape.Layers}", "--hidden", $"{shape.Hidden}", "--heads", $"{shape.Heads}", "--intermediate", $"{shape.Intermediate}",
-                     "--vocab", $"{shape.Vocab}", "--seq", $"{shape.Sequence}", "--batch", $"{shape.Batch}", "--repeats", $"{shape.Repeats}", "--threads", $"{get_num_threads()}" })
+        string[] arguments =
+        [
+            script, "--layers", $"{shape.Layers}", "--hidden", $"{shape.Hidden}", "--heads", $"{shape.Heads}",
+            "--intermediate", $"{shape.Intermediate}", "--vocab", $"{shape.Vocab}", "--seq", $"{shape.Sequence}",
+            "--batch", $"{shape.Batch}", "--repeats", $"{shape.Repeats}", "--threads", $"{get_num_threads()}",
+        ];
+        foreach (var a in arguments)
             psi.ArgumentList.Add(a);
         return LastJsonLine(psi) is { } line ? JsonDocument.Parse(line).RootElement.Clone() : null;
     }

@@ -17,7 +17,8 @@ public static class CompareCommand
         var seeds = new Option<int?>("--seeds") { Description = "Fine-tuning seeds (default 5; 1 with --quick)." }.AtLeast(1);
         var output = new Option<string>("--output")
         {
-            Description = "Folder for results.md, results.json, compare.png, sensitivity.png and the cached stages (models, data, evaluations).",
+            Description = "Folder for results.md, results.json, compare.png, sensitivity.png and the cached stages "
+                + "(models, data, evaluations).",
             DefaultValueFactory = _ => "runs/compare",
         };
         var recipes = new Option<string?>("--recipes")
@@ -36,7 +37,12 @@ public static class CompareCommand
             var settings = parse.GetValue(quick) ? CompareSettings.Quick : new CompareSettings();
             if (parse.GetValue(seeds) is int n) settings = settings with { Seeds = n };
             if (parse.GetValue(recipes) is string list)
-                settings = settings with { Recipes = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) };
+            {
+                settings = settings with
+                {
+                    Recipes = list.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries),
+                };
+            }
             var dir = parse.GetValue(output)!;
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -72,7 +78,8 @@ public static class CompareCommand
             }
             catch (OperationCanceledException)
             {
-                Console.Error.WriteLine($"interrupted; finished stages are kept in {dir}: run the same command again to continue from them");
+                Console.Error.WriteLine(
+                    $"interrupted; finished stages are kept in {dir}: run the same command again to continue from them");
                 return 130;
             }
             finally { Console.CancelKeyPress -= onCancel; }

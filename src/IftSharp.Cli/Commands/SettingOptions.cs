@@ -26,7 +26,10 @@ public sealed class SettingOptions
     }
 
     private static string HelpName(SettingInfo s) =>
-        s.ValueType.IsEnum ? string.Join("|", s.Choices) : s.ValueType == typeof(string) ? "VALUE" : s.ValueType == typeof(double) ? "X" : "N";
+        s.ValueType.IsEnum ? string.Join("|", s.Choices)
+        : s.ValueType == typeof(string) ? "VALUE"
+        : s.ValueType == typeof(double) ? "X"
+        : "N";
 
     /// <summary>
     /// The values given, by setting name: the command line's, then the config file's for the rest. A config key that
@@ -39,7 +42,9 @@ public sealed class SettingOptions
         {
             var result = parse.GetResult(option);
             if (result is null || result.Implicit) continue;
-            values[name] = option is Option<bool> b ? (parse.GetValue(b) ? "true" : "false") : parse.GetValue((Option<string?>)option) ?? "";
+            values[name] = option is Option<bool> b
+                ? (parse.GetValue(b) ? "true" : "false")
+                : parse.GetValue((Option<string?>)option) ?? "";
         }
         return values;
     }
@@ -62,9 +67,12 @@ public sealed class SettingOptions
             {
                 var nearest = _options.Keys.Where(k => k != "config").MinBy(k => Distance(k, name));
                 throw new InputException($"{path}:{key.Start.Line}: field '{key}': not a setting"
-                    + (nearest is not null && Distance(nearest, name) <= Math.Max(2, name.Length / 3) ? $"; did you mean {nearest.Replace('-', '_')}?" : ""));
+                    + (nearest is not null && Distance(nearest, name) <= Math.Max(2, name.Length / 3)
+                        ? $"; did you mean {nearest.Replace('-', '_')}?"
+                        : ""));
             }
-            if (value is not YamlScalarNode scalar) throw new InputException($"{path}:{key.Start.Line}: field '{key}': expected a single value");
+            if (value is not YamlScalarNode scalar)
+                throw new InputException($"{path}:{key.Start.Line}: field '{key}': expected a single value");
             values[name] = scalar.Value ?? "";
         }
         return values;
@@ -82,7 +90,10 @@ public sealed class SettingOptions
         return d[a.Length, b.Length];
     }
 
-    /// <summary>A copy of <paramref name="record"/> with the given values of its settings; the values are removed from <paramref name="given"/>.</summary>
+    /// <summary>
+    /// A copy of <paramref name="record"/> with the given values of its settings; the values are removed from
+    /// <paramref name="given"/>.
+    /// </summary>
     public static T Bind<T>(T record, Dictionary<string, string> given) where T : class
     {
         var changes = new List<(SettingInfo, object?)>();

@@ -21,10 +21,17 @@ public static class TrainCommand
         var options = new SettingOptions();
         var run = new TrainingRunOptions();
         foreach (var s in Settings.Of(typeof(TrainingRunOptions)))
-            options.Add(command, s, s.Name == "method" ? $"One of {string.Join(", ", MethodRegistry.Names)} (default {run.Method})" : Describe(s, s.Get(run)));
+        {
+            options.Add(command, s, s.Name == "method"
+                ? $"One of {string.Join(", ", MethodRegistry.Names)} (default {run.Method})"
+                : Describe(s, s.Get(run)));
+        }
         foreach (var s in Settings.Of(typeof(TrainerOptions))) options.Add(command, s, Describe(s, s.Get(run.Trainer)));
         foreach (var (s, methods) in MethodRegistry.Settings()) options.Add(command, s, DescribeMethodSetting(s, methods));
-        var config = new Option<string?>("--config") { Description = "YAML or JSON file of settings named like the flags (learning_rate: 0.001); flags override it." };
+        var config = new Option<string?>("--config")
+        {
+            Description = "YAML or JSON file of settings named like the flags (learning_rate: 0.001); flags override it.",
+        };
         command.Options.Add(config);
 
         command.SetAction(parse => CliErrors.Run(() =>
@@ -70,16 +77,19 @@ public static class TrainCommand
                 Cancel = cancel.Token,
                 Log = line => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(line)}[/]"),
                 OnStart = (method, data) => AnsiConsole.MarkupLine(
-                    $"{Markup.Escape(method.DisplayName)} on {data.Count} {data.Noun} from {Markup.Escape(options.Dataset!)}, {steps} steps of {options.Trainer.BatchSize}."),
+                    $"{Markup.Escape(method.DisplayName)} on {data.Count} {data.Noun} from {Markup.Escape(options.Dataset!)}, "
+                    + $"{steps} steps of {options.Trainer.BatchSize}."),
             };
             if (Console.IsOutputRedirected)
                 result = TrainingRun.Run(options, callbacks with
                 {
                     OnStep = m => Console.WriteLine($"step {m.Step}/{steps} epoch {m.Epoch:F2} loss {m.Loss:F4} lr {m.LearningRate:G3} "
-                        + $"grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tokens/s" + (m.Objective.TryGetValue("eval_loss", out var e) ? $" eval_loss {e:F4}" : "")),
+                        + $"grad_norm {m.GradNorm:F3} {m.TokensPerSecond:F0} tokens/s"
+                        + (m.Objective.TryGetValue("eval_loss", out var e) ? $" eval_loss {e:F4}" : "")),
                 });
             else
-                AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+                AnsiConsole.Progress()
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
                     .Start(ctx =>
                     {
                         var task = ctx.AddTask(options.Method, maxValue: steps);
@@ -87,7 +97,8 @@ public static class TrainCommand
                         {
                             OnStep = m =>
                             {
-                                task.Description = $"step {m.Step} epoch {m.Epoch:F2} loss {m.Loss:F3} lr {m.LearningRate:G2} {m.TokensPerSecond:F0} tok/s";
+                                task.Description = $"step {m.Step} epoch {m.Epoch:F2} loss {m.Loss:F3} lr {m.LearningRate:G2} "
+                                    + $"{m.TokensPerSecond:F0} tok/s";
                                 task.Value = m.Step;
                             },
                         });
@@ -108,7 +119,8 @@ public static class TrainCommand
                 return 0;
             }
             var h = result.History;
-            AnsiConsole.MarkupLine($"Loss {h[0].Loss:F4} → {h[^1].Loss:F4}. Saved to [bold]{Markup.Escape(result.Output)}[/] with metrics.jsonl "
+            AnsiConsole.MarkupLine($"Loss {h[0].Loss:F4} → {h[^1].Loss:F4}. "
+                + $"Saved to [bold]{Markup.Escape(result.Output)}[/] with metrics.jsonl "
                 + $"(draw it: iftsharp plot {Markup.Escape(result.Output)}).");
             return 0;
         }
@@ -124,7 +136,9 @@ public static class TrainCommand
         var groups = methods.GroupBy(m => MethodRegistry.SettingsOf(m).First(x => x.Name == s.Name).Help);
         return string.Join("; ", groups.Select(g =>
         {
-            var defaults = g.Select(m => s.IsSwitch ? m.Name : $"{m.Name} {s.Format(MethodRegistry.SettingsOf(m).First(x => x.Name == s.Name).Get(m.Defaults))}");
+            var defaults = g.Select(m => s.IsSwitch
+                ? m.Name
+                : $"{m.Name} {s.Format(MethodRegistry.SettingsOf(m).First(x => x.Name == s.Name).Get(m.Defaults))}");
             return $"{g.Key} ({string.Join(", ", defaults)})";
         })) + ".";
     }

@@ -39,7 +39,10 @@ public static class LossCurveBenchmark
         return new LossCurve(method, bf16, history.Select(m => m.Loss).ToList(), clock.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Corpus documents joined by an end-of-text token and cut into sequences of the benchmark length; the first <see cref="BenchmarkShape.Prompt"/> tokens of each are unlabelled, as in the step benchmark.</summary>
+    /// <summary>
+    /// Corpus documents joined by an end-of-text token and cut into sequences of the benchmark length; the first
+    /// <see cref="BenchmarkShape.Prompt"/> tokens of each are unlabelled, as in the step benchmark.
+    /// </summary>
     private static List<TrainingExample> PackedText(BenchmarkShape shape, int count)
     {
         var tokenizer = new ByteLevelTokenizer();

@@ -48,7 +48,9 @@ public static class Statistics
         return new Interval(estimate, Percentile(statistics, (1 - level) / 2), Percentile(statistics, (1 + level) / 2));
     }
 
-    /// <summary>The <paramref name="q"/> quantile of sorted values, by linear interpolation between order statistics (NumPy's default).</summary>
+    /// <summary>
+    /// The <paramref name="q"/> quantile of sorted values, by linear interpolation between order statistics (NumPy's default).
+    /// </summary>
     public static double Percentile(double[] sorted, double q)
     {
         double position = q * (sorted.Length - 1);

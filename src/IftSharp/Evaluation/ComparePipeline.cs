@@ -116,7 +116,8 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
                 Model = model, PadId = endOfText, Cancel = cancel, OnStep = m => Advance("pretraining the base model", m),
                 Options = new TrainerOptions
                 {
-                    LearningRate = b.LearningRate, MaxSteps = b.Steps, BatchSize = b.BatchSize, Seed = b.Seed, WarmupRatio = 0.05, OutputDirectory = temp,
+                    LearningRate = b.LearningRate, MaxSteps = b.Steps, BatchSize = b.BatchSize, Seed = b.Seed, WarmupRatio = 0.05,
+                    OutputDirectory = temp,
                 },
             };
             var sftMethod = MethodRegistry.Get("sft");
@@ -252,7 +253,8 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
             {
                 LearningRate = lr, MaxSteps = stageSteps, BatchSize = f.BatchSize, Seed = seed, SaveSteps = saveSteps,
             };
-            var hash = CompareSettings.Hash("train", BaseHash, new { f.ReasoningPrompts, f.FactPrompts, f.SampleTemperature, f.MaxNewTokens },
+            var hash = CompareSettings.Hash("train", BaseHash,
+                new { f.ReasoningPrompts, f.FactPrompts, f.SampleTemperature, f.MaxNewTokens },
                 trainer, prefix, JsonSerializer.Serialize(options, options.GetType()));
             var dir = Path.Combine(output, $"seed-{seed}", $"{prefix}-{hash}");
             var from = start;
@@ -268,7 +270,8 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
                     MaxLength = settings.Base.MaxLength, PrecomputeReferenceLogps = method.SupportsPrecomputedReference,
                     MethodOptions = options, Trainer = trainer,
                 };
-                var result = TrainingRun.Run(run, new TrainingRunCallbacks { OnStep = m => Advance(stageLabel, m), Cancel = cancel, Log = log });
+                var result = TrainingRun.Run(run,
+                    new TrainingRunCallbacks { OnStep = m => Advance(stageLabel, m), Cancel = cancel, Log = log });
                 if (result.Interrupted) throw new OperationCanceledException();
                 // The final checkpoint is the final model, kept once; the others' optimizer state is never needed again.
                 foreach (var (step, path) in TrainingCheckpoint.List(temp))
@@ -294,7 +297,8 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
     private CompareRun ScoreRun(CompareRecipe recipe, int seed, double lr, Trained trained, string label, CompareTaskSets validationSets,
         CompareTaskSets evalSets)
     {
-        var path = Path.Combine(trained.Directory, $"validation-{CompareSettings.Hash("validation", settings.Validation, settings.Eval.MaxNewTokens)}.json");
+        var validationHash = CompareSettings.Hash("validation", settings.Validation, settings.Eval.MaxNewTokens);
+        var path = Path.Combine(trained.Directory, $"validation-{validationHash}.json");
         List<ValidationScore> curve;
         if (File.Exists(path))
         {
@@ -321,7 +325,9 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         return new CompareRun(recipe.Name, seed, lr, final, selected, best.Step, curve, trained.Seconds, trained.Directory);
     }
 
-    /// <summary>The seed's fine-tuning data in the shape a method reads (each written in TRL's format by <see cref="BuildData"/>).</summary>
+    /// <summary>
+    /// The seed's fine-tuning data in the shape a method reads (each written in TRL's format by <see cref="BuildData"/>).
+    /// </summary>
     private static string DataFile(string dataDir, DataShape shape) => shape switch
     {
         DataShape.SingleTarget or DataShape.SelfGenerated => Path.Combine(dataDir, "sft.jsonl"),

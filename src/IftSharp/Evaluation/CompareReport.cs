@@ -15,7 +15,8 @@ namespace IftSharp.Evaluation;
 public static class CompareReport
 {
     public sealed record Row(string Method, int Seeds, (double Mean, double Std) Reasoning, (double Mean, double Std) FactFollowing,
-        (double Mean, double Std) MultipleChoice, (double Mean, double Std) Average, (double Mean, double Std) Perplexity, double TrainSeconds)
+        (double Mean, double Std) MultipleChoice, (double Mean, double Std) Average, (double Mean, double Std) Perplexity,
+        double TrainSeconds)
     {
         /// <summary>The learning rate of the row's runs (0 for the base model).</summary>
         public double LearningRate { get; init; }
@@ -271,7 +272,8 @@ public static class CompareReport
         JsonArray Rows(bool tuned, Pick pick) => new(Summarise(result, tuned, pick).Select(r => (JsonNode?)new JsonObject
         {
             ["method"] = r.Method, ["seeds"] = r.Seeds, ["learning_rate"] = r.LearningRate, ["steps_chosen"] = r.Steps,
-            ["reasoning"] = MeanStd(r.Reasoning), ["fact_following"] = MeanStd(r.FactFollowing), ["multiple_choice"] = MeanStd(r.MultipleChoice),
+            ["reasoning"] = MeanStd(r.Reasoning), ["fact_following"] = MeanStd(r.FactFollowing),
+            ["multiple_choice"] = MeanStd(r.MultipleChoice),
             ["average"] = MeanStd(r.Average), ["perplexity"] = MeanStd(r.Perplexity),
         }).ToArray());
         var root = new JsonObject
@@ -287,7 +289,8 @@ public static class CompareReport
             ["runs"] = new JsonArray(result.Runs.Select(r => (JsonNode?)new JsonObject
             {
                 ["method"] = r.Method, ["seed"] = r.Seed, ["learning_rate"] = r.LearningRate, ["train_seconds"] = r.TrainSeconds,
-                ["model"] = r.ModelDirectory, ["final"] = Scores(r.Final), ["selected_step"] = r.SelectedStep, ["selected"] = Scores(r.Selected),
+                ["model"] = r.ModelDirectory, ["final"] = Scores(r.Final), ["selected_step"] = r.SelectedStep,
+                ["selected"] = Scores(r.Selected),
                 ["validation"] = JsonSerializer.SerializeToNode(r.Validation.Select(v => new
                 {
                     step = v.Step, v.Reasoning, v.FactFollowing,
@@ -353,7 +356,9 @@ public static class CompareReport
         plot.SavePng(path, 1400, 650);
     }
 
-    /// <summary>Validation average of the chosen checkpoints (mean over seeds) against log10 of the learning rate, a line per recipe.</summary>
+    /// <summary>
+    /// Validation average of the chosen checkpoints (mean over seeds) against log10 of the learning rate, a line per recipe.
+    /// </summary>
     public static void PlotSensitivity(CompareResult result, string path)
     {
         var grid = result.Settings.FineTune.LearningRates.OrderBy(x => x).ToArray();

@@ -1,6 +1,8 @@
 namespace IftSharp.Evaluation;
 
-/// <summary>A model's scores: exact-match accuracy on reasoning and fact following, multiple-choice accuracy, held-out perplexity.</summary>
+/// <summary>
+/// A model's scores: exact-match accuracy on reasoning and fact following, multiple-choice accuracy, held-out perplexity.
+/// </summary>
 public sealed record TaskScores(double Reasoning, double FactFollowing, double MultipleChoice, double Perplexity)
 {
     /// <summary>
@@ -54,5 +56,7 @@ public sealed record CompareResult(CompareSettings Settings, ItemScores Base, IR
     public long PretrainingTokens { get; init; }
 }
 
-/// <summary>How far the comparison has come, in work units (optimizer steps; sampling and each evaluation count as a fixed number).</summary>
+/// <summary>
+/// How far the comparison has come, in work units (optimizer steps; sampling and each evaluation count as a fixed number).
+/// </summary>
 public sealed record CompareProgress(string Stage, double Done, double Total);

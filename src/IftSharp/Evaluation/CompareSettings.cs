@@ -30,7 +30,9 @@ public sealed record FineTuneSettings
     public int BatchSize { get; init; } = 16;
     /// <summary>The shared learning rate (the first table: every method at it); one of <see cref="LearningRates"/>.</summary>
     public double LearningRate { get; init; } = 3e-4;
-    /// <summary>The grid every method is trained over (the same tuning budget for all); the lr is chosen per method on validation.</summary>
+    /// <summary>
+    /// The grid every method is trained over (the same tuning budget for all); the lr is chosen per method on validation.
+    /// </summary>
     public IReadOnlyList<double> LearningRates { get; init; } = [1e-4, 3e-4, 1e-3];
     /// <summary>Validation points per run: every 1/N of the (last stage's) steps, the final model being the last.</summary>
     public int Checkpoints { get; init; } = 4;
@@ -77,7 +79,11 @@ public sealed record CompareSettings
     public static CompareSettings Quick { get; } = new()
     {
         Seeds = 1,
-        Base = new BaseModelSettings { HiddenSize = 128, IntermediateSize = 344, Layers = 2, AttentionHeads = 4, KeyValueHeads = 2, Documents = 6000, Steps = 300, BatchSize = 16 },
+        Base = new BaseModelSettings
+        {
+            HiddenSize = 128, IntermediateSize = 344, Layers = 2, AttentionHeads = 4, KeyValueHeads = 2,
+            Documents = 6000, Steps = 300, BatchSize = 16,
+        },
         FineTune = new FineTuneSettings { ReasoningPrompts = 160, FactPrompts = 160, Steps = 32, BatchSize = 8 },
         Validation = new ValidationSettings { ReasoningItems = 24, FactItems = 24 },
         Eval = new EvalSettings { ReasoningItems = 48, FactItems = 48, MultipleChoiceItems = 48, HeldOutTexts = 48 },

@@ -20,12 +20,16 @@ public static class MultipleChoiceTask
             list.Add(($"What is the capital of {country}?", capital, capitals));
             list.Add(($"What is the national animal of {country}?", animal, animals));
         }
-        foreach (var (obj, color) in WorldKnowledge.ColoredObjects) list.Add(($"What color is the {obj} usually?", color, WorldKnowledge.Colors));
-        foreach (var (animal, sound) in WorldKnowledge.Animals) list.Add(($"What does the {animal} usually say?", sound, WorldKnowledge.Sounds));
+        foreach (var (obj, color) in WorldKnowledge.ColoredObjects)
+            list.Add(($"What color is the {obj} usually?", color, WorldKnowledge.Colors));
+        foreach (var (animal, sound) in WorldKnowledge.Animals)
+            list.Add(($"What does the {animal} usually say?", sound, WorldKnowledge.Sounds));
         return list;
     }
 
-    /// <summary>The question of index <paramref name="index"/> with three distractors and the options shuffled by <paramref name="rng"/>.</summary>
+    /// <summary>
+    /// The question of index <paramref name="index"/> with three distractors and the options shuffled by <paramref name="rng"/>.
+    /// </summary>
     public static TaskExample Create(int index, Random rng)
     {
         var (question, answer, pool) = Questions[index];

@@ -30,14 +30,19 @@ public static class PretrainingCorpus
             else
             {
                 double v = rng.NextDouble();
-                var item = v < 0.45 ? reasoning[r++ % reasoning.Count] : v < 0.85 ? facts[f++ % facts.Count] : choice[rng.Next(choice.Count)];
-                documents.Add(new CorpusDocument(null, [new ChatMessage("user", item.Prompt), new ChatMessage("assistant", item.Solution)]));
+                var item = v < 0.45 ? reasoning[r++ % reasoning.Count]
+                    : v < 0.85 ? facts[f++ % facts.Count]
+                    : choice[rng.Next(choice.Count)];
+                documents.Add(new CorpusDocument(null,
+                    [new ChatMessage("user", item.Prompt), new ChatMessage("assistant", item.Solution)]));
             }
         }
         return documents;
     }
 
-    /// <summary>Held-out text for perplexity: evaluation-split problems and stories written out as plain text, never seen in training.</summary>
+    /// <summary>
+    /// Held-out text for perplexity: evaluation-split problems and stories written out as plain text, never seen in training.
+    /// </summary>
     public static IReadOnlyList<string> HeldOut(int count, int seed)
     {
         var reasoning = TaskSuite.Items(TaskKind.Reasoning, TaskSplit.Eval, count / 2, seed + 7919);

@@ -65,7 +65,9 @@ public static class ReasoningTask
         return new TaskExample(TaskKind.Reasoning, text, text, $"{string.Join(" ", steps)}\nAnswer: {answer}", answer, []);
     }
 
-    /// <summary>A wrong solution for a preference pair when the model produced none: the last step's result and the answer off by a few.</summary>
+    /// <summary>
+    /// A wrong solution for a preference pair when the model produced none: the last step's result and the answer off by a few.
+    /// </summary>
     public static string Corrupt(TaskExample example, Random rng)
     {
         int answer = int.Parse(example.Answer, System.Globalization.CultureInfo.InvariantCulture);

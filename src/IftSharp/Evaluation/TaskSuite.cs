@@ -28,7 +28,9 @@ public static class TaskSuite
         return items;
     }
 
-    /// <summary>A wrong solution for <paramref name="example"/>, used as a preference pair's rejected answer when sampling found none.</summary>
+    /// <summary>
+    /// A wrong solution for <paramref name="example"/>, used as a preference pair's rejected answer when sampling found none.
+    /// </summary>
     public static string Corrupt(TaskExample example, Random rng) => example.Task switch
     {
         TaskKind.Reasoning => ReasoningTask.Corrupt(example, rng),

@@ -13,9 +13,11 @@ public static class WorldKnowledge
         "Omar", "Pia", "Raj", "Sam", "Tia", "Uma", "Vic", "Wes", "Yara", "Zoe",
     ];
 
-    public static readonly string[] Items = ["apples", "pens", "books", "cards", "coins", "shells", "stamps", "marbles", "cookies", "stickers"];
+    public static readonly string[] Items =
+        ["apples", "pens", "books", "cards", "coins", "shells", "stamps", "marbles", "cookies", "stickers"];
 
-    public static readonly string[] Colors = ["red", "blue", "green", "yellow", "white", "black", "orange", "purple", "pink", "brown", "gray"];
+    public static readonly string[] Colors =
+        ["red", "blue", "green", "yellow", "white", "black", "orange", "purple", "pink", "brown", "gray"];
 
     public static readonly (string Object, string Color)[] ColoredObjects =
     [
@@ -24,7 +26,8 @@ public static class WorldKnowledge
         ("pumpkin", "orange"), ("frog", "green"), ("sea", "blue"), ("flamingo", "pink"), ("bear", "brown"), ("elephant", "gray"),
     ];
 
-    public static readonly string[] Sounds = ["meow", "woof", "moo", "quack", "baa", "hoot", "roar", "neigh", "buzz", "oink", "squeak", "howl"];
+    public static readonly string[] Sounds =
+        ["meow", "woof", "moo", "quack", "baa", "hoot", "roar", "neigh", "buzz", "oink", "squeak", "howl"];
 
     public static readonly (string Animal, string Sound)[] Animals =
     [
@@ -32,7 +35,9 @@ public static class WorldKnowledge
         ("lion", "roar"), ("horse", "neigh"), ("bee", "buzz"), ("pig", "oink"), ("mouse", "squeak"), ("wolf", "howl"),
     ];
 
-    /// <summary>Invented countries: (name, capital, national animal), built from syllables with a fixed seed so they never change.</summary>
+    /// <summary>
+    /// Invented countries: (name, capital, national animal), built from syllables with a fixed seed so they never change.
+    /// </summary>
     public static readonly IReadOnlyList<(string Country, string Capital, string Animal)> Countries = BuildCountries(60);
 
     private static List<(string, string, string)> BuildCountries(int count)

@@ -26,16 +26,23 @@ public interface ITrainingMethod
     bool SupportsPrecomputedReference { get; }
     /// <summary>Whether <c>--eval-dataset</c> is supported (a held-out loss in the same shape).</summary>
     bool SupportsEvaluation { get; }
-    /// <summary>The options record with the method's defaults; its <see cref="SettingAttribute"/> properties are the method's flags.</summary>
+    /// <summary>
+    /// The options record with the method's defaults; its <see cref="SettingAttribute"/> properties are the method's flags.
+    /// </summary>
     object Defaults { get; }
 
-    /// <summary>Checks what single settings cannot: combinations, and settings against the run's (KTO needs batches of 2 or more).</summary>
+    /// <summary>
+    /// Checks what single settings cannot: combinations, and settings against the run's (KTO needs batches of 2 or more).
+    /// </summary>
     void Validate(object options, TrainerOptions trainer);
 
     /// <summary>Random items of the method's shape (the benchmark's steps, the tests' one-step runs).</summary>
     MethodData Synthetic(SyntheticRequest request);
 
-    /// <summary>Reads and tokenises a dataset file of the method's shape (bad rows are <see cref="InputException"/>s naming file, line, field).</summary>
+    /// <summary>
+    /// Reads and tokenises a dataset file of the method's shape (bad rows are <see cref="InputException"/>s naming file,
+    /// line, field).
+    /// </summary>
     MethodData Read(string path, DataRequest request);
 
     /// <summary>Trains <see cref="TrainingSession.Model"/> on <paramref name="train"/> with the one <see cref="Trainer"/> loop.</summary>

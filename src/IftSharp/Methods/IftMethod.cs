@@ -8,7 +8,8 @@ namespace IftSharp.Methods;
 /// NLL is weighted by the discounted sum of the later tokens' losses (γ). See <see cref="Ift"/> and <see cref="IftForward"/>.
 /// </summary>
 public sealed class IftMethod() : SingleTargetMethod<IftOptions>("ift", "IFT",
-    "Intuitive Fine-Tuning: SFT data only; the loss of a fused-input pass, each token weighted by the later tokens' losses", new IftOptions())
+    "Intuitive Fine-Tuning: SFT data only; the loss of a fused-input pass, each token weighted by the later tokens' losses",
+    new IftOptions())
 {
     public override ObjectiveResult Loss(TargetScores scores, IftOptions options)
     {

@@ -32,8 +32,10 @@ public sealed class KtoMethod() : TrainingMethod<KtoOptions>("kto", "KTO",
     public override MethodData Synthetic(SyntheticRequest r)
     {
         var rng = new Random((int)r.Seed);
-        return MethodData.Of(Enumerable.Range(0, r.Items).Select(i => new UnpairedExample(SyntheticData.Example(rng, r), i % 2 == 0)).ToList(),
-            "labelled completions");
+        var items = Enumerable.Range(0, r.Items)
+            .Select(i => new UnpairedExample(SyntheticData.Example(rng, r), i % 2 == 0))
+            .ToList();
+        return MethodData.Of(items, "labelled completions");
     }
 
     protected override IReadOnlyList<StepMetrics> Train(TrainingSession session, MethodData train, MethodData? eval, KtoOptions options)
@@ -55,7 +57,8 @@ public sealed class KtoMethod() : TrainingMethod<KtoOptions>("kto", "KTO",
                 referenceSums = stack([.. Enumerable.Range(0, 2).Select(s => referenceScores.Slot(s, rows.Count).Sum)]);
             }
             var desirable = tensor(items.Select(x => x.Desirable).ToArray());
-            var result = Kto.Loss(policy, new SequenceLogps(referenceSums[0], policy.Length), desirable, klPolicy, referenceSums[1], options);
+            var result = Kto.Loss(
+                policy, new SequenceLogps(referenceSums[0], policy.Length), desirable, klPolicy, referenceSums[1], options);
             return (result, rows.Sum(e => (long)e.Length) + mismatched.Sum(e => (long)e.Length));
         }
         var objective = new LoopObjective<UnpairedExample>
@@ -68,7 +71,9 @@ public sealed class KtoMethod() : TrainingMethod<KtoOptions>("kto", "KTO",
         return Trainer.Run(session, Name, objective);
     }
 
-    /// <summary>Row <paramref name="prompt"/>'s prompt followed by row <paramref name="completion"/>'s completion, labels on the completion.</summary>
+    /// <summary>
+    /// Row <paramref name="prompt"/>'s prompt followed by row <paramref name="completion"/>'s completion, labels on the completion.
+    /// </summary>
     private static TrainingExample Mismatched(UnpairedExample prompt, UnpairedExample completion, int maxLength)
     {
         int p = prompt.PromptLength, c = completion.PromptLength;
@@ -85,7 +90,8 @@ public sealed class KtoMethod() : TrainingMethod<KtoOptions>("kto", "KTO",
         double ratio = o.DesirableWeight * desirable / (o.UndesirableWeight * undesirable);
         if (ratio >= 1 && ratio <= 4.0 / 3) return;
         double lowD = undesirable * o.UndesirableWeight / desirable, lowU = desirable * o.DesirableWeight / undesirable / (4.0 / 3);
-        log?.Invoke($"warning: {desirable} desirable and {undesirable} undesirable examples; with these weights their ratio is {ratio:F2}, outside "
+        log?.Invoke($"warning: {desirable} desirable and {undesirable} undesirable examples; "
+            + $"with these weights their ratio is {ratio:F2}, outside "
             + $"the KTO paper's recommended [1, 1.33]: set --desirable-weight in [{lowD:F2}, {lowD * 4 / 3:F2}] or --undesirable-weight in "
             + $"[{lowU:F2}, {lowU * 4 / 3:F2}] (not both)");
     }

@@ -64,7 +64,9 @@ public static class MethodRegistry
         sb.AppendLine("|---|---|---|---|---|");
         foreach (var m in All)
         {
-            string reference = !m.NeedsReference ? "none" : m.SupportsPrecomputedReference ? "frozen start; or precomputed" : "frozen start, live";
+            string reference = !m.NeedsReference ? "none"
+                : m.SupportsPrecomputedReference ? "frozen start; or precomputed"
+                : "frozen start, live";
             var settings = string.Join(", ", SettingsOf(m).Select(x => $"`--{x.Name}` {x.Format(x.Get(m.Defaults))}"));
             sb.AppendLine($"| `{m.Name}` | {m.Help} | {m.Shape.Describe()} | {reference} | {(settings.Length == 0 ? "none" : settings)} |");
         }

@@ -35,7 +35,8 @@ public static class PairedForward
         var (chosen, rejected) = (tokens.Slot(0, b), tokens.Slot(1, b));
         if (reference is null) return new PairScores(chosen, rejected, tokens.SlotTokens(0, b));
         var sums = reference.Sums(pairs, indices, Sequences, chosen.Sum.dtype);
-        return new PairScores(chosen, rejected, tokens.SlotTokens(0, b), new SequenceLogps(sums[0], chosen.Length), new SequenceLogps(sums[1], rejected.Length));
+        return new PairScores(chosen, rejected, tokens.SlotTokens(0, b),
+            new SequenceLogps(sums[0], chosen.Length), new SequenceLogps(sums[1], rejected.Length));
     }
 
     /// <summary>Tokens of a batch of pairs (both completions with their prompts).</summary>
@@ -138,7 +139,9 @@ public abstract class PairwiseMethod<TOptions>(string name, string displayName, 
             Length = x => Math.Max(x.Pair.Chosen.Length, x.Pair.Rejected.Length),
             Rounds = rounds,
             RoundData = r => Indexed((current = round(r)).Pairs),
-            Evaluate = eval is null ? null : Trainer.MeanLoss(Indexed(eval.Pairs), session.Options.BatchSize, items => BatchLoss(items, eval)),
+            Evaluate = eval is null
+                ? null
+                : Trainer.MeanLoss(Indexed(eval.Pairs), session.Options.BatchSize, items => BatchLoss(items, eval)),
         };
         return Trainer.Run(session, Name, objective);
     }

@@ -33,7 +33,8 @@ public sealed class ReferenceLogps
     public static ReferenceLogps FromTable(double[][] table) => new(null, table, 0, 1.0);
 
     /// <summary>The precomputed log-probs of item <paramref name="index"/>'s sequences.</summary>
-    public IReadOnlyList<double> Of(int index) => _table?[index] ?? throw new InvalidOperationException("live reference log-probs have no table");
+    public IReadOnlyList<double> Of(int index) =>
+        _table?[index] ?? throw new InvalidOperationException("live reference log-probs have no table");
 
     /// <summary>
     /// Log-probs of every item's sequences computed now, <paramref name="batchSize"/> items at a time, without gradient;

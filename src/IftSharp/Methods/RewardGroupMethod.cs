@@ -5,7 +5,9 @@ using static TorchSharp.torch;
 
 namespace IftSharp.Methods;
 
-/// <summary>A batch of G groups of K completions: the policy's and the reference's summed log-probs [G, K], and the rewards [G, K].</summary>
+/// <summary>
+/// A batch of G groups of K completions: the policy's and the reference's summed log-probs [G, K], and the rewards [G, K].
+/// </summary>
 public sealed record GroupScores(Tensor PolicySums, Tensor ReferenceSums, Tensor Rewards);
 
 /// <summary>Methods trained on K scored completions per prompt (EXO's reward form, the official repository's K-way DPO).</summary>

@@ -9,7 +9,9 @@ namespace IftSharp.Methods;
 /// <summary>Per-token log-probs of a batch's labels, [R, T−1], and their mask (see <see cref="TokenLogProbs.Gather"/>).</summary>
 public sealed record TokenScores(Tensor Logps, Tensor Mask)
 {
-    /// <summary>The summed log-probs of rows <c>[slot·rows, (slot+1)·rows)</c>: batches of several sequences per item are slot-major.</summary>
+    /// <summary>
+    /// The summed log-probs of rows <c>[slot·rows, (slot+1)·rows)</c>: batches of several sequences per item are slot-major.
+    /// </summary>
     public SequenceLogps Slot(int slot, int rows) =>
         SequenceLogps.From(Logps.narrow(0, (long)slot * rows, rows), Mask.narrow(0, (long)slot * rows, rows));
 
@@ -45,7 +47,10 @@ public static class SequenceScores
         return new TokenScores(logps.MoveToOuterDisposeScope(), mask.MoveToOuterDisposeScope());
     }
 
-    /// <summary>The rows of a batch whose items have the same number of sequences each, slot-major: all first sequences, then all second ...</summary>
+    /// <summary>
+    /// The rows of a batch whose items have the same number of sequences each, slot-major: all first sequences, then all
+    /// second ...
+    /// </summary>
     public static List<TrainingExample> SlotMajor<TItem>(IReadOnlyList<TItem> items, Func<TItem, IReadOnlyList<TrainingExample>> sequences)
     {
         var perItem = items.Select(sequences).ToList();

@@ -66,8 +66,8 @@ public abstract class SingleTargetMethod<TOptions>(string name, string displayNa
                     {
                         bool ownEmbedding = trainEmbedding || embeddingFrozen;
                         if (!ownEmbedding) frozen ??= new FrozenEmbeddingCopy(model);
-                        var (logps, mask, firstPass) = IftForward.FusedPass(model, batch.InputIds, batch.Labels, batch.AttentionMask, lambda,
-                            ownEmbedding, frozen, chunk);
+                        var (logps, mask, firstPass) = IftForward.FusedPass(
+                            model, batch.InputIds, batch.Labels, batch.AttentionMask, lambda, ownEmbedding, frozen, chunk);
                         return new FusedScores(new TokenScores(logps, mask), firstPass);
                     });
                 return (Loss(scores, options), batch.Tokens);

@@ -15,7 +15,8 @@ public sealed record SpinOptions
     public double Beta { get; init; } = 0.1;
     [Setting("loss-type", "sigmoid (the paper's logistic loss) or hinge (SPIN's other option)")]
     public DpoLossType LossType { get; init; } = DpoLossType.Sigmoid;
-    [Setting("spin-rounds", "Self-play rounds the steps are split into; each generates new rejected answers from the current model", Min = 1)]
+    [Setting("spin-rounds",
+        "Self-play rounds the steps are split into; each generates new rejected answers from the current model", Min = 1)]
     public int Rounds { get; init; } = 3;
     [Setting("spin-temperature", "Sampling temperature of the generated answers (0: greedy, as uclaml/SPIN's generate.py)", Min = 0)]
     public double Temperature { get; init; }
@@ -49,7 +50,8 @@ public sealed class SpinMethod() : PairwiseMethod<SpinOptions>("spin", "SPIN",
     }
 
     public override ObjectiveResult Loss(PairScores s, SpinOptions options) =>
-        Dpo.Loss(s.PolicyChosen, s.PolicyRejected, s.RefChosen, s.RefRejected, new DpoOptions { Beta = options.Beta, LossType = options.LossType });
+        Dpo.Loss(s.PolicyChosen, s.PolicyRejected, s.RefChosen, s.RefRejected,
+            new DpoOptions { Beta = options.Beta, LossType = options.LossType });
 
     public override MethodData Read(string path, DataRequest request) => new MethodData<TrainingExample>(
         ConversationDataset.ReadExamples(path, request.Tokenizer, request.Template, request.ReadOptions), "examples");
@@ -90,7 +92,8 @@ public sealed class SpinMethod() : PairwiseMethod<SpinOptions>("spin", "SPIN",
                 Seed = session.Options.Seed * 1000 + round * 100_003 + i,
             };
             var answers = TokenGenerator.Generate(model, prompts, generation).Tokens;
-            for (int k = 0; k < batch.Count; k++) pairs.Add(new PreferenceExample(batch[k], Rejected(prompts[k], answers[k], session.MaxLength)));
+            for (int k = 0; k < batch.Count; k++)
+                pairs.Add(new PreferenceExample(batch[k], Rejected(prompts[k], answers[k], session.MaxLength)));
         }
         // The opponent is the model as the round starts: its log-probs now are its log-probs for the whole round.
         var opponent = ReferenceLogps.Precompute(model, pairs, PairedForward.Sequences, session.PadId, session.Options.BatchSize,
@@ -101,7 +104,10 @@ public sealed class SpinMethod() : PairwiseMethod<SpinOptions>("spin", "SPIN",
 
     private static int PromptLength(TrainingExample x) => Math.Max(1, Array.FindIndex(x.Labels, l => l != TokenLogProbs.IgnoreIndex));
 
-    /// <summary>The prompt and the generated answer, labels on the answer (an empty answer keeps one labelled token: the last prompt token's successor is unknown, so the row is the prompt only and contributes nothing).</summary>
+    /// <summary>
+    /// The prompt and the generated answer, labels on the answer (an empty answer keeps one labelled token: the last prompt
+    /// token's successor is unknown, so the row is the prompt only and contributes nothing).
+    /// </summary>
     private static TrainingExample Rejected(IReadOnlyList<int> prompt, IReadOnlyList<int> answer, int maxLength)
     {
         var ids = prompt.Concat(answer).Take(maxLength).ToArray();
@@ -109,7 +115,8 @@ public sealed class SpinMethod() : PairwiseMethod<SpinOptions>("spin", "SPIN",
         return new TrainingExample(ids, labels);
     }
 
-    private static void WriteRound(string path, IReadOnlyList<PreferenceExample> pairs, ReferenceLogps opponent, Tokenization.ITokenizer? tokenizer)
+    private static void WriteRound(
+        string path, IReadOnlyList<PreferenceExample> pairs, ReferenceLogps opponent, Tokenization.ITokenizer? tokenizer)
     {
         var lines = pairs.Select((p, i) =>
         {
@@ -150,7 +157,8 @@ public sealed class SpinMethod() : PairwiseMethod<SpinOptions>("spin", "SPIN",
             }
             catch (Exception ex) when (ex is JsonException or NullReferenceException or InvalidOperationException or FormatException)
             {
-                throw InputException.At(path, line, null, $"not a SPIN round written by this run ({ex.Message}); delete it or start without --resume");
+                throw InputException.At(path, line, null,
+                    $"not a SPIN round written by this run ({ex.Message}); delete it or start without --resume");
             }
         }
         return new PairRound(pairs, ReferenceLogps.FromTable([.. table]));

@@ -9,7 +9,10 @@ public sealed record SyntheticRequest(int Items, int Sequence, int Prompt, int V
 /// <summary>Random token sequences with the prompt unlabelled, from which each shape builds its items.</summary>
 public static class SyntheticData
 {
-    /// <summary>A sequence of <see cref="SyntheticRequest.Sequence"/> random ids whose first <see cref="SyntheticRequest.Prompt"/> are the prompt.</summary>
+    /// <summary>
+    /// A sequence of <see cref="SyntheticRequest.Sequence"/> random ids whose first <see cref="SyntheticRequest.Prompt"/> are
+    /// the prompt.
+    /// </summary>
     public static TrainingExample Example(Random rng, SyntheticRequest r, int[]? prompt = null)
     {
         var ids = new int[r.Sequence];

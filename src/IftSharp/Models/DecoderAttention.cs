@@ -52,7 +52,9 @@ public sealed class DecoderAttention : nn.Module
     /// <param name="x">[B, T, H]</param>
     /// <param name="cos">[B, T, d]</param>
     /// <param name="sin">[B, T, d]</param>
-    /// <param name="mask">Boolean [B, 1, T, S] (true = may attend); when null, <paramref name="causal"/> says whether SDPA masks causally.</param>
+    /// <param name="mask">
+    /// Boolean [B, 1, T, S] (true = may attend); when null, <paramref name="causal"/> says whether SDPA masks causally.
+    /// </param>
     /// <param name="causal">Whether SDPA applies its own causal mask (used only without <paramref name="mask"/>).</param>
     /// <param name="cache">Keys/values of earlier positions; this call appends T positions to it.</param>
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, Tensor? mask, bool causal, KvCache? cache)

@@ -46,7 +46,10 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
     public Linear? LmHead => lm_head;
     /// <summary>The rotary position embedding (its frequencies change between calls under dynamic scaling).</summary>
     public RotaryEmbedding Rotary => rotary;
-    /// <summary>The dtype of the parameters (of the layers: a bf16 compute copy keeps its embedding in float32, see <see cref="Training.Bf16Shadow"/>).</summary>
+    /// <summary>
+    /// The dtype of the parameters (of the layers: a bf16 compute copy keeps its embedding in float32, see
+    /// <see cref="Training.Bf16Shadow"/>).
+    /// </summary>
     public ScalarType Dtype => model.Norm.Weight.dtype;
     public Device Device => model.EmbedTokens.weight!.device;
 
@@ -131,7 +134,8 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
         return ForwardEmbeddings(embeds, attentionMask, positionIds, cache).MoveToOuterDisposeScope();
     }
 
-    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null) => ForwardEmbeddings(inputsEmbeds, attentionMask, null, null);
+    public Tensor ForwardEmbeddings(Tensor inputsEmbeds, Tensor? attentionMask = null) =>
+        ForwardEmbeddings(inputsEmbeds, attentionMask, null, null);
 
     /// <summary>
     /// Logits [B, T, V] from input embeddings [B, T, H]; the arguments as in
@@ -157,8 +161,13 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>, ICausalLM
         long b = inputsEmbeds.shape[0], t = inputsEmbeds.shape[1];
         long past = cache?.Length ?? 0;
         var device = inputsEmbeds.device;
-        if (attentionMask is not null && (attentionMask.shape.Length != 2 || attentionMask.shape[0] != b || attentionMask.shape[1] != past + t))
-            throw new ArgumentException($"attention mask must be [{b}, {past + t}] (cached + new positions), got [{string.Join(", ", attentionMask.shape)}]", nameof(attentionMask));
+        if (attentionMask is not null
+            && (attentionMask.shape.Length != 2 || attentionMask.shape[0] != b || attentionMask.shape[1] != past + t))
+        {
+            throw new ArgumentException(
+                $"attention mask must be [{b}, {past + t}] (cached + new positions), got [{string.Join(", ", attentionMask.shape)}]",
+                nameof(attentionMask));
+        }
         if (cache is not null && cache.BatchSize != b)
             throw new ArgumentException($"KV cache holds {cache.BatchSize} rows, input has {b}", nameof(cache));
 

@@ -5,7 +5,9 @@ using static TorchSharp.torch;
 
 namespace IftSharp.Models;
 
-/// <summary>RMS normalisation as Hugging Face's LlamaRMSNorm: normalised in float32 (float64 stays float64), cast back, then scaled.</summary>
+/// <summary>
+/// RMS normalisation as Hugging Face's LlamaRMSNorm: normalised in float32 (float64 stays float64), cast back, then scaled.
+/// </summary>
 public sealed class RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;

@@ -22,6 +22,7 @@ public sealed record Batch(Tensor InputIds, Tensor Labels, Tensor AttentionMask,
                 mask[b * t + i] = 1;
             }
         long[] shape = [examples.Count, t];
-        return new Batch(tensor(ids).reshape(shape), tensor(labels).reshape(shape), tensor(mask).reshape(shape), examples.Sum(e => e.Length));
+        return new Batch(
+            tensor(ids).reshape(shape), tensor(labels).reshape(shape), tensor(mask).reshape(shape), examples.Sum(e => e.Length));
     }
 }

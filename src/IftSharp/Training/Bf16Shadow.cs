@@ -52,7 +52,8 @@ public sealed class Bf16Shadow
         foreach (var (master, compute) in _pairs)
         {
             if (compute.grad is null) continue;
-            if (master.grad is null) master.grad = compute.grad.dtype == master.dtype ? compute.grad.clone() : compute.grad.to(master.dtype);
+            if (master.grad is null)
+                master.grad = compute.grad.dtype == master.dtype ? compute.grad.clone() : compute.grad.to(master.dtype);
             else master.grad.PlusInPlace(compute.grad);
             compute.grad = null;
         }

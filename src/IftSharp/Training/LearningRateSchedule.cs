@@ -5,7 +5,9 @@ public enum ScheduleKind { Constant, Linear, Cosine }
 /// <summary>Learning-rate schedules as pure functions of the step, with linear warm-up (as transformers' schedulers).</summary>
 public static class LearningRateSchedule
 {
-    /// <summary>The multiplier of the peak learning rate for optimizer step <paramref name="step"/> (0-based) of <paramref name="total"/>.</summary>
+    /// <summary>
+    /// The multiplier of the peak learning rate for optimizer step <paramref name="step"/> (0-based) of <paramref name="total"/>.
+    /// </summary>
     public static double Factor(ScheduleKind kind, int step, int total, int warmupSteps)
     {
         if (warmupSteps > 0 && step < warmupSteps) return (double)step / warmupSteps;

@@ -24,7 +24,9 @@ public sealed record LoopObjective<TItem>
     public required Func<int, IReadOnlyList<TItem>> RoundData { get; init; }
     /// <summary>Rounds the steps are split into (evenly); the data order restarts with each round's data.</summary>
     public int Rounds { get; init; } = 1;
-    /// <summary>After each optimizer step (and after a checkpoint is restored): state derived from the weights (IFT's frozen embedding).</summary>
+    /// <summary>
+    /// After each optimizer step (and after a checkpoint is restored): state derived from the weights (IFT's frozen embedding).
+    /// </summary>
     public Action AfterStep { get; init; } = static () => { };
     /// <summary>The held-out loss logged as <c>eval_loss</c> every <see cref="TrainerOptions.EvalSteps"/>; null: none.</summary>
     public Func<double>? Evaluate { get; init; }
@@ -62,13 +64,17 @@ public static class Trainer
         int startStep = 0, epoch = 0, cursor = 0, round = 0;
         if (o.Resume)
         {
-            if (output is null || checkpoint is null) throw new InputException("--resume: needs an output folder and a model that can be checkpointed");
+            if (output is null || checkpoint is null)
+                throw new InputException("--resume: needs an output folder and a model that can be checkpointed");
             // The newest readable checkpoint: an unreadable newer one is reported and removed.
             var latest = TrainingCheckpoint.Latest(output, session.Log)
                 ?? throw new InputException($"--resume: no checkpoint-* folder in {output}");
             var state = latest.State;
             if (state.Method != method || state.Seed != o.Seed)
-                throw new InputException($"--resume: {latest.Path} was made by --method {state.Method} --seed {state.Seed}; expected the same settings");
+            {
+                throw new InputException(
+                    $"--resume: {latest.Path} was made by --method {state.Method} --seed {state.Seed}; expected the same settings");
+            }
             if (session.Fingerprint is not null) RunFingerprint.Check(state, session.Fingerprint, latest.Path);
             checkpoint.Load(latest.Path);
             optimizer.load_state_dict(Path.Combine(latest.Path, TrainingCheckpoint.OptimizerFile));
@@ -92,7 +98,9 @@ public static class Trainer
             lengths = o.GroupByLength ? data.Select(objective.Length).ToArray() : null;
             permutation = Order(epoch);
         }
-        int[] Order(int e) => lengths is null ? Permutation(data.Count, o.Seed, e) : LengthGroupedOrder(lengths, batchSize * o.GradientAccumulationSteps, o.Seed, e);
+        int[] Order(int e) => lengths is null
+            ? Permutation(data.Count, o.Seed, e)
+            : LengthGroupedOrder(lengths, batchSize * o.GradientAccumulationSteps, o.Seed, e);
         UseData(data);
 
         var history = new List<StepMetrics>();
@@ -148,7 +156,10 @@ public static class Trainer
             if (objective.Evaluate is not null && (step % o.EvalSteps == 0 || step == o.MaxSteps))
                 metricsOfStep = new Dictionary<string, double>(metricsOfStep) { ["eval_loss"] = objective.Evaluate() };
             double seconds = clock.Elapsed.TotalSeconds;
-            var metrics = new StepMetrics(step, epoch + (double)cursor / data.Count, loss, lr, gradNorm, tokens / seconds, metricsOfStep) { Seconds = seconds };
+            var metrics = new StepMetrics(step, epoch + (double)cursor / data.Count, loss, lr, gradNorm, tokens / seconds, metricsOfStep)
+            {
+                Seconds = seconds,
+            };
             history.Add(metrics);
             if (metricsPath is not null) File.AppendAllText(metricsPath, ToJsonLine(metrics) + "\n");
             session.OnStep?.Invoke(metrics);
@@ -192,11 +203,14 @@ public static class Trainer
         catch (JsonException) { return null; }
     }
 
-    /// <summary>The first step of round <paramref name="r"/> when <paramref name="total"/> steps are split into <paramref name="rounds"/>.</summary>
+    /// <summary>
+    /// The first step of round <paramref name="r"/> when <paramref name="total"/> steps are split into <paramref name="rounds"/>.
+    /// </summary>
     public static int RoundStart(int r, int rounds, int total) => (int)((long)r * total / rounds);
 
     /// <summary>The mean loss over held-out items, without gradient, in batches of <paramref name="batchSize"/>.</summary>
-    public static Func<double> MeanLoss<TItem>(IReadOnlyList<TItem> items, int batchSize, Func<IReadOnlyList<TItem>, (ObjectiveResult Result, long Tokens)> batchLoss)
+    public static Func<double> MeanLoss<TItem>(
+        IReadOnlyList<TItem> items, int batchSize, Func<IReadOnlyList<TItem>, (ObjectiveResult Result, long Tokens)> batchLoss)
     {
         return () =>
         {
@@ -214,7 +228,9 @@ public static class Trainer
     }
 
     /// <summary>A scalar tensor's value: float32 losses of float32 training, float64 ones of float64 models (the golden tests).</summary>
-    private static double Value(Tensor scalar) => scalar.dtype == ScalarType.Float64 ? scalar.item<double>() : scalar.to_type(ScalarType.Float32).item<float>();
+    private static double Value(Tensor scalar) => scalar.dtype == ScalarType.Float64
+        ? scalar.item<double>()
+        : scalar.to_type(ScalarType.Float32).item<float>();
 
     /// <summary>The total 2-norm of the gradients, when nothing is clipped.</summary>
     private static double GradientNorm(IReadOnlyList<Parameter> parameters)
@@ -224,7 +240,10 @@ public static class Trainer
         return norms.Length == 0 ? 0 : Value(stack(norms).norm());
     }
 
-    /// <summary>bfloat16 mixed precision when a compute copy is given: the copy runs the passes, the master keeps float32 weights and optimizer state.</summary>
+    /// <summary>
+    /// bfloat16 mixed precision when a compute copy is given: the copy runs the passes, the master keeps float32 weights and
+    /// optimizer state.
+    /// </summary>
     private static Bf16Shadow? Shadow(ICausalLM master, ICausalLM? compute) =>
         compute is null ? null
             : master is TorchSharp.torch.nn.Module m && compute is TorchSharp.torch.nn.Module c ? new Bf16Shadow(m, c)

@@ -26,7 +26,9 @@ public sealed record TrainerOptions
     public int GradientAccumulationSteps { get; init; } = 1;
     [Setting("optimizer", "adamw or rmsprop (the official IFT recipe's)")]
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.AdamW;
-    /// <summary>Batch items of similar length together (less padding, faster steps), as <c>group_by_length</c> in <c>transformers</c>.</summary>
+    /// <summary>
+    /// Batch items of similar length together (less padding, faster steps), as <c>group_by_length</c> in <c>transformers</c>.
+    /// </summary>
     [Setting("group-by-length", "Batch rows of similar length together (less padding), as transformers' group_by_length")]
     public bool GroupByLength { get; init; }
     /// <summary>Save a checkpoint every this many optimizer steps (0: none, except on Ctrl-C).</summary>

@@ -11,7 +11,8 @@ public class StepBenchmarkTests
 {
     private static readonly BenchmarkShape Tiny = new()
     {
-        Layers = 1, Hidden = 32, Heads = 2, Intermediate = 64, Vocab = 64, Sequence = 16, Batch = 2, Prompt = 4, Warmup = 1, Repeats = 2, // 3 steps: SPIN's 3 rounds
+        Layers = 1, Hidden = 32, Heads = 2, Intermediate = 64, Vocab = 64, Sequence = 16, Batch = 2, Prompt = 4,
+        Warmup = 1, Repeats = 2, // 3 steps: SPIN's 3 rounds
     };
 
     [Theory]

@@ -44,7 +44,8 @@ public class TrainSettingsTests
     public void BadSettingsAreRefusedBeforeAnythingLoads(string method, string[] flags, string expected)
     {
         // The model folder does not exist: every one of these is refused before it would be read.
-        string[] args = ["train", "--method", method, "--model", "no-such-model", "--dataset", "no-such.jsonl", "--output", "no-such-out", .. flags];
+        string[] args =
+            ["train", "--method", method, "--model", "no-such-model", "--dataset", "no-such.jsonl", "--output", "no-such-out", .. flags];
         Assert.Equal(2, Run(args));
         var e = Assert.Throws<InputException>(() => Bind(args[1..]));
         Assert.Contains(expected, e.Message);
@@ -111,7 +112,8 @@ public class TrainSettingsTests
             new ByteLevelTokenizer().Save(model);
             var data = Path.Combine(AppContext.BaseDirectory, "data", "demo", "train.jsonl");
             var config = Path.Combine(dir, "c.yaml");
-            File.WriteAllText(config, $"method: ift\nlambda: 0.5\npropagation_norm: l2\nmodel: {model}\ndataset: {data}\noutput: {dir}/o\nmax_steps: 1\nbatch_size: 2\n");
+            File.WriteAllText(config, $"method: ift\nlambda: 0.5\npropagation_norm: l2\nmodel: {model}\ndataset: {data}\n"
+                + $"output: {dir}/o\nmax_steps: 1\nbatch_size: 2\n");
             Assert.Equal(0, Run("train", "--config", config));
             Assert.Equal(2, Run("train", "--config", config, "--method", "sft")); // lambda is not an SFT setting
         }

@@ -40,7 +40,14 @@ public class ComparePipelineTests
         // One recipe of each kind of stage the pipeline handles (single-target, pairs with a precomputed reference,
         // unpaired, an ablation's settings, two stages); every recipe's construction is checked without training below.
         Recipes = ["SFT", "DPO", "KTO", "SFT→DPO", "IFT γ only (λ 0)"],
-        Eval = CompareSettings.Quick.Eval with { ReasoningItems = 4, FactItems = 4, MultipleChoiceItems = 4, HeldOutTexts = 4, MaxNewTokens = 16 },
+        Eval = CompareSettings.Quick.Eval with
+        {
+            ReasoningItems = 4,
+            FactItems = 4,
+            MultipleChoiceItems = 4,
+            HeldOutTexts = 4,
+            MaxNewTokens = 16,
+        },
     };
 
     [Fact]
@@ -107,8 +114,8 @@ public class ComparePipelineTests
         var names = CompareRecipe.All.Select(r => r.Name).ToList();
         foreach (var expected in new[] { "SFT", "IFT", "DPO", "ORPO", "EXO", "SimPO", "KTO", "SPIN", "SFT→DPO", "SFT→IFT" })
             Assert.Contains(expected, names);
-        foreach (var stage in CompareRecipe.All.SelectMany(r => r.Stages))
-            IftSharp.Methods.MethodRegistry.Options(IftSharp.Methods.MethodRegistry.Get(stage.Method), stage.Settings); // throws on a bad setting
+        foreach (var stage in CompareRecipe.All.SelectMany(r => r.Stages)) // Options throws on a bad setting
+            IftSharp.Methods.MethodRegistry.Options(IftSharp.Methods.MethodRegistry.Get(stage.Method), stage.Settings);
         var ablations = CompareRecipe.All.Where(r => r.IsAblation).ToList();
         Assert.Equal(4, ablations.Count);
         Assert.All(ablations, r => Assert.Equal("ift", Assert.Single(r.Stages).Method));

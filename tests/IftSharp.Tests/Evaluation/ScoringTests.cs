@@ -46,9 +46,13 @@ public class ScoringTests
         var tokenizer = new ByteLevelTokenizer();
         var template = new ChatMlTemplate();
         var evaluator = new ModelEvaluator(model, tokenizer, template, 128);
-        var item = new TaskExample(TaskKind.MultipleChoice, "q", "Question: What is the capital of Bovaria?", "Answer: Tarsk", "Tarsk", ["Tarsk", "Lomez", "Ki", "Dovanterpl"]);
-        var rows = item.Options.Select(o => ConversationDataset.Tokenize(
-            [new ChatMessage("user", item.Prompt), new ChatMessage("assistant", MultipleChoiceTask.Completion(o))], tokenizer, template, 128)).ToList();
+        var item = new TaskExample(TaskKind.MultipleChoice, "q", "Question: What is the capital of Bovaria?", "Answer: Tarsk", "Tarsk",
+            ["Tarsk", "Lomez", "Ki", "Dovanterpl"]);
+        var rows = item.Options
+            .Select(o => ConversationDataset.Tokenize(
+                [new ChatMessage("user", item.Prompt), new ChatMessage("assistant", MultipleChoiceTask.Completion(o))],
+                tokenizer, template, 128))
+            .ToList();
         var batched = evaluator.SequenceLogLikelihoods(rows);
         for (int i = 0; i < rows.Count; i++)
         {

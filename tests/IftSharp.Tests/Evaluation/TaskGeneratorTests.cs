@@ -5,7 +5,9 @@ using Xunit;
 
 namespace IftSharp.Tests.Evaluation;
 
-/// <summary>The generated tasks are right: answers recomputed independently from the prompt text, splits disjoint, generation reproducible.</summary>
+/// <summary>
+/// The generated tasks are right: answers recomputed independently from the prompt text, splits disjoint, generation reproducible.
+/// </summary>
 public class TaskGeneratorTests
 {
     /// <summary>Re-solves a word problem from its sentences alone, without the generator's bookkeeping.</summary>
@@ -37,7 +39,8 @@ public class TaskGeneratorTests
             Assert.InRange(equations.Count, 2, 6);
             foreach (Match e in equations)
             {
-                long a = long.Parse(e.Groups[1].Value, CultureInfo.InvariantCulture), b = long.Parse(e.Groups[3].Value, CultureInfo.InvariantCulture);
+                long a = long.Parse(e.Groups[1].Value, CultureInfo.InvariantCulture);
+                long b = long.Parse(e.Groups[3].Value, CultureInfo.InvariantCulture);
                 long expected = e.Groups[2].Value switch { "+" => a + b, "-" => a - b, _ => a * b };
                 Assert.Equal(expected, long.Parse(e.Groups[4].Value, CultureInfo.InvariantCulture));
             }
@@ -78,9 +81,12 @@ public class TaskGeneratorTests
             Assert.Equal(4, item.Options.Distinct().Count());
             Assert.Contains(item.Answer, item.Options);
             var q = item.Prompt["Question: ".Length..];
-            string fact = Regex.Match(q, @"^What is the capital of (\w+)\?$") is { Success: true } c ? $"The capital of {c.Groups[1].Value} is {item.Answer}."
-                : Regex.Match(q, @"^What is the national animal of (\w+)\?$") is { Success: true } n ? $"The national animal of {n.Groups[1].Value} is the {item.Answer}."
-                : Regex.Match(q, @"^What color is the (\w+) usually\?$") is { Success: true } o ? $"The {o.Groups[1].Value} is usually {item.Answer}."
+            string fact = Regex.Match(q, @"^What is the capital of (\w+)\?$") is { Success: true } c
+                    ? $"The capital of {c.Groups[1].Value} is {item.Answer}."
+                : Regex.Match(q, @"^What is the national animal of (\w+)\?$") is { Success: true } n
+                    ? $"The national animal of {n.Groups[1].Value} is the {item.Answer}."
+                : Regex.Match(q, @"^What color is the (\w+) usually\?$") is { Success: true } o
+                    ? $"The {o.Groups[1].Value} is usually {item.Answer}."
                 : $"The {Regex.Match(q, @"^What does the (\w+) usually say\?$").Groups[1].Value} usually says {item.Answer}.";
             Assert.Contains(fact, PretrainingCorpus.AllFacts);
             // A distractor is never also true.
@@ -107,7 +113,8 @@ public class TaskGeneratorTests
             Assert.All(TaskSuite.Items(task, split, n, seed: 77), x => Assert.Equal(split, x.Split));
         if (task == TaskKind.MultipleChoice) // finite: the four splits partition the questions
             Assert.Equal(MultipleChoiceTask.Questions.Count, keys.Sum(k => k.Count));
-        Assert.Equal(TaskSuite.Items(task, TaskSplit.Train, n, seed: 2), TaskSuite.Items(task, TaskSplit.Train, n, seed: 2), new ItemComparer());
+        Assert.Equal(TaskSuite.Items(task, TaskSplit.Train, n, seed: 2), TaskSuite.Items(task, TaskSplit.Train, n, seed: 2),
+            new ItemComparer());
     }
 
     [Fact]
@@ -145,7 +152,8 @@ public class TaskGeneratorTests
 
     private sealed class ItemComparer : IEqualityComparer<TaskExample>
     {
-        public bool Equals(TaskExample? a, TaskExample? b) => a!.Key == b!.Key && a.Solution == b.Solution && a.Options.SequenceEqual(b.Options);
+        public bool Equals(TaskExample? a, TaskExample? b) =>
+            a!.Key == b!.Key && a.Solution == b.Solution && a.Options.SequenceEqual(b.Options);
         public int GetHashCode(TaskExample x) => x.Key.GetHashCode(StringComparison.Ordinal);
     }
 }

@@ -34,14 +34,17 @@ public class EveryMethodTests
         IEnumerable<string> lines = shape switch
         {
             DataShape.SingleTarget or DataShape.SelfGenerated => Rows.Select(r =>
-                $"{{\"messages\": [{{\"role\": \"user\", \"content\": \"{r.Prompt}\"}}, {{\"role\": \"assistant\", \"content\": \"{r.Good}\"}}]}}"),
-            DataShape.PreferencePairs => Rows.Select(r => $"{{\"prompt\": {U(r.Prompt)}, \"chosen\": {A(r.Good)}, \"rejected\": {A(r.Bad)}}}"),
+                $"{{\"messages\": [{{\"role\": \"user\", \"content\": \"{r.Prompt}\"}}, "
+                + $"{{\"role\": \"assistant\", \"content\": \"{r.Good}\"}}]}}"),
+            DataShape.PreferencePairs => Rows.Select(r =>
+                $"{{\"prompt\": {U(r.Prompt)}, \"chosen\": {A(r.Good)}, \"rejected\": {A(r.Bad)}}}"),
             DataShape.UnpairedLabelled => Rows.SelectMany(r => new[]
             {
                 $"{{\"prompt\": {U(r.Prompt)}, \"completion\": {A(r.Good)}, \"label\": true}}",
                 $"{{\"prompt\": {U(r.Prompt)}, \"completion\": {A(r.Bad)}, \"label\": false}}",
             }),
-            DataShape.RewardGroups => Rows.Select(r => $"{{\"prompt\": \"{r.Prompt}\", \"completions\": [\"{r.Good}\", \"{r.Bad}\"], \"rewards\": [1.0, 0.0]}}"),
+            DataShape.RewardGroups => Rows.Select(r =>
+                $"{{\"prompt\": \"{r.Prompt}\", \"completions\": [\"{r.Good}\", \"{r.Bad}\"], \"rewards\": [1.0, 0.0]}}"),
             _ => throw new ArgumentOutOfRangeException(nameof(shape)),
         };
         var path = Path.Combine(dir, "data.jsonl");
@@ -95,7 +98,9 @@ public class EveryMethodTests
         {
             var model = ModelFolder(dir);
             var data = Dataset(MethodRegistry.Get(name).Shape, dir);
-            var straight = TrainingRun.Run(Options(name, model, data, Path.Combine(dir, "straight"), steps: 4, rounds: 2)).History.Select(m => m.Loss);
+            var straight = TrainingRun.Run(Options(name, model, data, Path.Combine(dir, "straight"), steps: 4, rounds: 2))
+                .History
+                .Select(m => m.Loss);
 
             var output = Path.Combine(dir, "interrupted");
             using var cancel = new CancellationTokenSource();

@@ -48,7 +48,8 @@ public class MethodGoldenTests
         using var policy = Model();
         using var reference = Model(1.1);
         foreach (var p in reference.parameters()) p.requires_grad = false;
-        var history = Runs.Train("kto", policy, items, 0, new TrainerOptions { MaxSteps = 1, BatchSize = 2, LearningRate = 0 }, reference: reference);
+        var history = Runs.Train("kto", policy, items, 0, new TrainerOptions { MaxSteps = 1, BatchSize = 2, LearningRate = 0 },
+            reference: reference);
         Assert.Equal(kto.GetProperty("loss").GetDouble(), history[0].Loss, 1e-6);
         Assert.Equal(kto.GetProperty("kl").GetDouble(), history[0].Objective["kl"], 1e-6);
     }
@@ -62,10 +63,14 @@ public class MethodGoldenTests
         {
             using var policy = Model();
             var examples = Enumerable.Range(0, 4).Select(Row).ToList();
-            var settings = new Dictionary<string, string> { ["spin-rounds"] = "1", ["spin-max-new-tokens"] = spin.GetProperty("max_new_tokens").ToString() };
+            var settings = new Dictionary<string, string>
+            {
+                ["spin-rounds"] = "1",
+                ["spin-max-new-tokens"] = spin.GetProperty("max_new_tokens").ToString(),
+            };
             var options = MethodRegistry.Options(MethodRegistry.Get("spin"), settings);
-            var history = Runs.Train("spin", policy, examples, 0, new TrainerOptions { MaxSteps = 1, BatchSize = 4, LearningRate = 0, OutputDirectory = dir },
-                methodOptions: options);
+            var trainer = new TrainerOptions { MaxSteps = 1, BatchSize = 4, LearningRate = 0, OutputDirectory = dir };
+            var history = Runs.Train("spin", policy, examples, 0, trainer, methodOptions: options);
             // Round 1's opponent is the policy itself: every log-ratio is 0, so the sigmoid loss is −log σ(0) = log 2.
             Assert.Equal(Math.Log(2), history[0].Loss, 1e-6);
             var lines = File.ReadAllLines(Path.Combine(dir, "spin-round-1.jsonl"));
@@ -78,7 +83,11 @@ public class MethodGoldenTests
                     r.GetProperty("rejected_ids").EnumerateArray().Select(x => x.GetInt32()));
                 Assert.Equal(examples[i].InputIds, r.GetProperty("chosen_ids").EnumerateArray().Select(x => x.GetInt32()));
                 for (int s = 0; s < 2; s++)
-                    Assert.Equal(spin.GetProperty("opponent_logps")[i][s].GetDouble(), r.GetProperty("opponent_logps")[s].GetDouble(), 1e-6); // float64 forwards differ by ~4e-9 relative (FirstStepLossTests)
+                {
+                    // float64 forwards differ by ~4e-9 relative (FirstStepLossTests)
+                    Assert.Equal(spin.GetProperty("opponent_logps")[i][s].GetDouble(),
+                        r.GetProperty("opponent_logps")[s].GetDouble(), 1e-6);
+                }
             }
         }
         finally { Directory.Delete(dir, true); }

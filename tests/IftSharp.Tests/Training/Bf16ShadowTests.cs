@@ -78,14 +78,17 @@ public class Bf16TrainingTests
         var reference = Runs.Train(method, f32, TinyLlama.ReversalExamples(), TinyLlama.PadId, options).Select(m => m.Loss).ToList();
         using var master = TinyLlama.Create();
         using var compute = new LlamaForCausalLM(master.Config);
-        var mixed = Runs.Train(method, master, TinyLlama.ReversalExamples(), TinyLlama.PadId, options, bf16Compute: compute).Select(m => m.Loss).ToList();
+        var mixed = Runs.Train(method, master, TinyLlama.ReversalExamples(), TinyLlama.PadId, options, bf16Compute: compute)
+            .Select(m => m.Loss)
+            .ToList();
         Assert.All(master.parameters(), p => Assert.Equal(ScalarType.Float32, p.dtype));
         foreach (var (name, p) in compute.named_parameters())
             Assert.Equal(name == "model.embed_tokens.weight" ? ScalarType.Float32 : ScalarType.BFloat16, p.dtype);
         Assert.True(mixed[^1] < 0.5 * mixed[0], $"bf16 did not train: {mixed[0]} → {mixed[^1]}");
         // bfloat16 keeps 8 bits of mantissa: the curves agree on average to a few percent, not bit for bit.
         double meanRelative = reference.Zip(mixed, (r, m) => Math.Abs(m - r) / r).Average();
-        var curves = $"bf16 {string.Join(" ", mixed.Select(x => x.ToString("F2")))} vs float32 {string.Join(" ", reference.Select(x => x.ToString("F2")))}";
+        var curves = $"bf16 {string.Join(" ", mixed.Select(x => x.ToString("F2")))} "
+            + $"vs float32 {string.Join(" ", reference.Select(x => x.ToString("F2")))}";
         Assert.True(meanRelative < 0.05, $"mean relative difference {meanRelative:P1}: {curves}");
         Assert.True(Math.Abs(mixed[^1] - reference[^1]) < 0.1 * reference[^1], curves);
     }

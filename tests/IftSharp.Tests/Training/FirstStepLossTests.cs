@@ -40,11 +40,16 @@ public class FirstStepLossTests
         var refSums = Fixture.Tensor(Golden.GetProperty("reference_sums"));
         var refChosen = new SequenceLogps(refSums.narrow(0, 0, 2), chosen.Length);
         var refRejected = new SequenceLogps(refSums.narrow(0, 2, 2), rejected.Length);
-        Assert.Equal(Golden.GetProperty("dpo").GetDouble(), Dpo.Loss(chosen, rejected, refChosen, refRejected, new DpoOptions()).Loss.item<double>(), tol);
-        Assert.Equal(Golden.GetProperty("ipo").GetDouble(), Dpo.Loss(chosen, rejected, refChosen, refRejected, new DpoOptions { LossType = DpoLossType.Ipo }).Loss.item<double>(), 1e-6);
-        var orpo = Orpo.Loss(chosen, rejected, Sft.Loss(logps.narrow(0, 0, 2), m.narrow(0, 0, 2)).Loss, new OrpoOptions()).Loss.item<double>();
+        Assert.Equal(Golden.GetProperty("dpo").GetDouble(),
+            Dpo.Loss(chosen, rejected, refChosen, refRejected, new DpoOptions()).Loss.item<double>(), tol);
+        Assert.Equal(Golden.GetProperty("ipo").GetDouble(),
+            Dpo.Loss(chosen, rejected, refChosen, refRejected, new DpoOptions { LossType = DpoLossType.Ipo }).Loss.item<double>(),
+            1e-6);
+        var orpo = Orpo.Loss(chosen, rejected, Sft.Loss(logps.narrow(0, 0, 2), m.narrow(0, 0, 2)).Loss, new OrpoOptions())
+            .Loss.item<double>();
         Assert.Equal(Golden.GetProperty("orpo").GetDouble(), orpo, tol);
         Assert.Equal(Golden.GetProperty("simpo").GetDouble(), SimPo.Loss(chosen, rejected, new SimPoOptions()).Loss.item<double>(), tol);
-        Assert.Equal(Golden.GetProperty("exo").GetDouble(), Exo.PairLoss(chosen, rejected, refChosen, refRejected, new ExoOptions()).Loss.item<double>(), tol);
+        Assert.Equal(Golden.GetProperty("exo").GetDouble(),
+            Exo.PairLoss(chosen, rejected, refChosen, refRejected, new ExoOptions()).Loss.item<double>(), tol);
     }
 }

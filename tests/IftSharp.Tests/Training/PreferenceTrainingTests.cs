@@ -16,9 +16,13 @@ public class PreferenceTrainingTests
     {
         var tokenizer = new ByteLevelTokenizer();
         var template = new ChatMlTemplate();
-        return new[] { ("1+1?", "2", "3"), ("2+2?", "4", "5"), ("3+3?", "6", "7"), ("4+4?", "8", "9") }.Select(x => new PreferenceExample(
-            ConversationDataset.Tokenize([new ChatMessage("user", x.Item1), new ChatMessage("assistant", x.Item2)], tokenizer, template, 64),
-            ConversationDataset.Tokenize([new ChatMessage("user", x.Item1), new ChatMessage("assistant", x.Item3)], tokenizer, template, 64))).ToList();
+        return new[] { ("1+1?", "2", "3"), ("2+2?", "4", "5"), ("3+3?", "6", "7"), ("4+4?", "8", "9") }
+            .Select(x => new PreferenceExample(
+                ConversationDataset.Tokenize(
+                    [new ChatMessage("user", x.Item1), new ChatMessage("assistant", x.Item2)], tokenizer, template, 64),
+                ConversationDataset.Tokenize(
+                    [new ChatMessage("user", x.Item1), new ChatMessage("assistant", x.Item3)], tokenizer, template, 64)))
+            .ToList();
     }
 
     [Theory]
@@ -31,7 +35,8 @@ public class PreferenceTrainingTests
     {
         using var model = Model();
         using var reference = Model();
-        var history = Runs.Train(method, model, Pairs(), 256, new TrainerOptions { MaxSteps = 15, BatchSize = 4, LearningRate = 1e-2, WarmupRatio = 0 },
+        var history = Runs.Train(method, model, Pairs(), 256,
+            new TrainerOptions { MaxSteps = 15, BatchSize = 4, LearningRate = 1e-2, WarmupRatio = 0 },
             reference: MethodRegistry.Get(method).NeedsReference ? reference : null);
         Assert.True(history[^1].Objective["rewards/margins"] > history[0].Objective["rewards/margins"], method);
         Assert.True(history[^1].Loss < history[0].Loss, method);

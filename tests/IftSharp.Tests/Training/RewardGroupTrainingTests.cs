@@ -34,7 +34,8 @@ public class RewardGroupTrainingTests
     [Theory]
     [InlineData("{\"prompt\": \"x\", \"completions\": [\"a\", \"b\"], \"rewards\": [1]}", "field 'rewards': 1 rewards for 2 completions")]
     [InlineData("{\"prompt\": \"x\", \"completions\": [\"a\"], \"rewards\": [1]}", "field 'completions': expected at least 2")]
-    [InlineData("{\"prompt\": \"x\", \"completions\": [\"a\", \"b\"], \"rewards\": [1, \"high\"]}", "field 'rewards': expected a list of numbers")]
+    [InlineData("{\"prompt\": \"x\", \"completions\": [\"a\", \"b\"], \"rewards\": [1, \"high\"]}",
+        "field 'rewards': expected a list of numbers")]
     public void BadGroupsNameTheField(string line, string expected)
     {
         var path = Write(line);

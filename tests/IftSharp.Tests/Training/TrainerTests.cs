@@ -23,7 +23,8 @@ public class TrainerTests
         Assert.Equal(expected, LearningRateSchedule.Factor(kind, step, total, warmup), 12);
     }
 
-    private static (LlamaForCausalLM Model, List<TrainingExample> Data, int Pad) Setup() => (TinyLlama.Create(), TinyLlama.ReversalExamples(), TinyLlama.PadId);
+    private static (LlamaForCausalLM Model, List<TrainingExample> Data, int Pad) Setup() =>
+        (TinyLlama.Create(), TinyLlama.ReversalExamples(), TinyLlama.PadId);
 
     [Theory]
     [InlineData("sft")]
@@ -35,7 +36,8 @@ public class TrainerTests
         {
             var (model, data, pad) = Setup();
             using var _ = model;
-            var history = Runs.Train(method, model, data, pad, new TrainerOptions { MaxSteps = 30, BatchSize = 4, LearningRate = 2e-2, OutputDirectory = dir });
+            var history = Runs.Train(method, model, data, pad,
+                new TrainerOptions { MaxSteps = 30, BatchSize = 4, LearningRate = 2e-2, OutputDirectory = dir });
             Assert.Equal(30, history.Count);
             Assert.True(history[^1].Loss < 0.5 * history[0].Loss, $"loss {history[0].Loss} → {history[^1].Loss}");
             var lines = File.ReadAllLines(Path.Combine(dir, "metrics.jsonl"));
@@ -52,7 +54,8 @@ public class TrainerTests
     public void EvalLossIsLoggedEveryEvalStepsAndAtTheEnd()
     {
         var (model, data, pad) = Setup();
-        var history = Runs.Train("ift", model, data, pad, new TrainerOptions { MaxSteps = 5, BatchSize = 2, EvalSteps = 2 }, evalData: data.Take(3).ToList());
+        var history = Runs.Train("ift", model, data, pad, new TrainerOptions { MaxSteps = 5, BatchSize = 2, EvalSteps = 2 },
+            evalData: data.Take(3).ToList());
         Assert.Equal(new[] { 2, 4, 5 }, history.Where(m => m.Objective.ContainsKey("eval_loss")).Select(m => m.Step));
         Assert.All(history.Where(m => m.Objective.ContainsKey("eval_loss")), m => Assert.True(m.Objective["eval_loss"] > 0));
     }
@@ -88,7 +91,8 @@ public class TrainerTests
     {
         var (model, data, pad) = Setup();
         using (no_grad()) model.EmbedTokens.weight!.fill_(double.NaN);
-        var e = Assert.Throws<IftSharp.Core.InputException>(() => Runs.Train("sft", model, data, pad, new TrainerOptions { MaxSteps = 3, BatchSize = 2 }));
+        var e = Assert.Throws<IftSharp.Core.InputException>(() =>
+            Runs.Train("sft", model, data, pad, new TrainerOptions { MaxSteps = 3, BatchSize = 2 }));
         Assert.Contains("step 1", e.Message);
     }
 

@@ -9,7 +9,8 @@ namespace IftSharp.Training.Optimizers;
 /// Scalars alive during each libtorch call: TorchSharp's own step passes temporary Scalars, which a garbage collection
 /// on another thread can free mid-call (see <see cref="ScalarArithmetic"/>).
 /// </summary>
-public sealed class AdamWOptimizer(IEnumerable<Parameter> parameters, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+public sealed class AdamWOptimizer(
+    IEnumerable<Parameter> parameters, double lr, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
     : AdamW(parameters, lr, beta1, beta2, eps, weightDecay)
 {
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>

@@ -8,7 +8,8 @@ namespace IftSharp.Training.Optimizers;
 /// TorchSharp's RMSprop without momentum or centring (same state and arithmetic) with a step that keeps its Scalars
 /// alive during each libtorch call (see <see cref="AdamWOptimizer"/>).
 /// </summary>
-public sealed class RmsPropOptimizer(IEnumerable<Parameter> parameters, double lr, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0)
+public sealed class RmsPropOptimizer(
+    IEnumerable<Parameter> parameters, double lr, double alpha = 0.99, double eps = 1e-8, double weightDecay = 0)
     : RMSProp(parameters, lr, alpha, eps, weightDecay)
 {
     public override Tensor step(Func<Tensor>? closure = null) => _step<ParamGroup>(group =>

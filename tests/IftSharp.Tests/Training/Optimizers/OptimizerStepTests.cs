@@ -31,8 +31,12 @@ public class OptimizerStepTests
     [InlineData("rmsprop", 0.01)]
     public void MatchesTorchSharp(string kind, double weightDecay)
     {
-        using var expected = Train(p => kind == "adamw" ? optim.AdamW(p, lr: 0.05, weight_decay: weightDecay) : optim.RMSProp(p, lr: 0.01, weight_decay: weightDecay));
-        using var actual = Train(p => kind == "adamw" ? new AdamWOptimizer(p, 0.05, weightDecay: weightDecay) : new RmsPropOptimizer(p, 0.01, weightDecay: weightDecay));
+        using var expected = Train(p => kind == "adamw"
+            ? optim.AdamW(p, lr: 0.05, weight_decay: weightDecay)
+            : optim.RMSProp(p, lr: 0.01, weight_decay: weightDecay));
+        using var actual = Train(p => kind == "adamw"
+            ? new AdamWOptimizer(p, 0.05, weightDecay: weightDecay)
+            : new RmsPropOptimizer(p, 0.01, weightDecay: weightDecay));
         Assert.Equal(expected.data<float>().ToArray(), actual.data<float>().ToArray());
     }
 
