@@ -235,8 +235,8 @@ public static class CompareReport
             byte-level vocabulary, {result.BaseParameters:N0} parameters, pretrained {b.Steps} steps of {b.BatchSize} on
             {b.Documents:N0} generated documents ({result.PretrainingTokens:N0} tokens, learning rate {Lr(b.LearningRate)}).
             Fine-tuning: every recipe {f.Steps} AdamW steps of {f.BatchSize} prompts (cosine, 10% warm-up) on the same
-            {result.Data[0].Pairs} prompts at each learning rate it is trained at; sequential recipes spend half the steps on each stage (their
-            checkpoints are the second stage's).
+            {result.Data[0].Pairs} prompts at each learning rate it is trained at; sequential recipes spend half the steps on
+            each stage (their checkpoints are the second stage's).
             Coefficients (each method's defaults): {Coefficients()}.
             IFT ablations: {string.Join("; ", CompareRecipe.All.Where(r => r.IsAblation)
                 .Select(r => $"{r.Name} = ift with {string.Join(", ", r.Stages[0].Settings!.Select(kv => $"--{kv.Key} {kv.Value}"))}"))}.

@@ -120,7 +120,8 @@ public class ComparePipelineTests
                 var curve = run.Validation.Select(x => x.Step == run.SelectedStep
                     ? x with { Reasoning = v, FactFollowing = v, MultipleChoice = v }
                     : x with { Reasoning = 0, FactFollowing = 0, MultipleChoice = 0 }).ToList();
-                File.WriteAllText(Assert.Single(Directory.GetFiles(run.ModelDirectory, "validation-*.json")), JsonSerializer.Serialize(curve));
+                var file = Assert.Single(Directory.GetFiles(run.ModelDirectory, "validation-*.json"));
+                File.WriteAllText(file, JsonSerializer.Serialize(curve));
             }
 
             var progress = new List<CompareProgress>();
