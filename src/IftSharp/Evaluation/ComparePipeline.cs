@@ -67,7 +67,7 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
             {
                 chosen = CompareReport.ChooseLearningRates(runs);
                 total = Units(recipes, chosen);
-                log?.Invoke($"learning rates chosen on the tuning seed(s) 1-{f.TuningSeeds}: "
+                log?.Invoke($"learning rates chosen on the tuning {CompareReport.TuningSeedsText(settings)}: "
                     + string.Join(", ", recipes.Select(r => $"{r.Name} {chosen[r.Name].ToString("G3", Invariant)}")));
             }
             var (summary, samplingSeconds) = BuildData(baseDir, seed);

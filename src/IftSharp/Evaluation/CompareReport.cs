@@ -54,7 +54,7 @@ public static class CompareReport
         result.Runs.Where(r => r.Seed <= result.Settings.FineTune.TuningSeeds).ToList();
 
     /// <summary>"seed 1", "seeds 1-2": the tuning seeds, for captions.</summary>
-    private static string TuningSeedsText(CompareSettings s) =>
+    internal static string TuningSeedsText(CompareSettings s) =>
         s.FineTune.TuningSeeds == 1 ? "seed 1" : $"seeds 1-{s.FineTune.TuningSeeds}";
 
     /// <summary>The protocol in one paragraph (the report's header and results.json's <c>protocol</c>).</summary>

@@ -127,7 +127,9 @@ public class ComparePipelineTests
             var progress = new List<CompareProgress>();
             var settings = tuning with { Seeds = 2 };
             Assert.Equal(1, settings.FineTune.TuningSeeds); // the default
-            var result = new ComparePipeline(settings, dir, progress.Add).Run();
+            var log = new List<string>();
+            var result = new ComparePipeline(settings, dir, progress.Add, log.Add).Run();
+            Assert.Contains("learning rates chosen on the tuning seed 1: SFT 0.0003, IFT 0.001", log);
 
             var chosen = CompareReport.ChosenLearningRates(result);
             Assert.Equal(new Dictionary<string, double> { ["SFT"] = 3e-4, ["IFT"] = 1e-3 }, chosen);
