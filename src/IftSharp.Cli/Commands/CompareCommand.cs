@@ -15,6 +15,11 @@ public static class CompareCommand
             Description = "A smoke test of the whole protocol in a few minutes: smaller base model, fewer steps and items, one seed.",
         };
         var seeds = new Option<int?>("--seeds") { Description = "Fine-tuning seeds (default 5; 1 with --quick)." }.AtLeast(1);
+        var tuningSeeds = new Option<int?>("--tuning-seeds")
+        {
+            Description = "The first seeds train every learning rate of the grid and choose each method's rate; the later "
+                + "seeds train only the shared rate and the chosen one (default 1; at most --seeds).",
+        };
         var output = new Option<string>("--output")
         {
             Description = "Folder for results.md, results.json, compare.png, sensitivity.png and the cached stages "
@@ -27,15 +32,18 @@ public static class CompareCommand
         };
         var command = new Command("compare",
             "Pretrain a small base model on generated text, then train every method (SFT, IFT and its ablations, DPO, IPO, ORPO, "
-            + "SimPO, EXO, KTO, SPIN, SFT→DPO, SFT→IFT) from it with the same steps and prompts over the same learning-rate grid, "
-            + "choose each run's checkpoint and each method's learning rate on a validation split, and score the final and chosen "
+            + "SimPO, EXO, KTO, SPIN, SFT→DPO, SFT→IFT) from it with the same steps and prompts over the same learning-rate grid "
+            + "on the tuning seeds, choose each run's checkpoint and each method's learning rate on a validation split, train the "
+            + "later seeds at the shared and the chosen rates, and score the final and chosen "
             + "models on reasoning, fact following, multiple choice and perplexity, with paired bootstrap intervals of the "
             + "differences. Finished stages are reused when re-run with the same settings.");
         command.Options.Add(quick); command.Options.Add(seeds); command.Options.Add(output); command.Options.Add(recipes);
+        command.Options.Add(tuningSeeds);
         command.SetAction(parse => CliErrors.Run(() =>
         {
             var settings = parse.GetValue(quick) ? CompareSettings.Quick : new CompareSettings();
             if (parse.GetValue(seeds) is int n) settings = settings with { Seeds = n };
+            if (parse.GetValue(tuningSeeds) is int t) settings = settings with { FineTune = settings.FineTune with { TuningSeeds = t } };
             if (parse.GetValue(recipes) is string list)
             {
                 settings = settings with

@@ -14,7 +14,9 @@ namespace IftSharp.Evaluation;
 /// The IFT paper's language-model comparison at CPU scale: pretrain a base model on generated text, build SFT data and
 /// preference pairs (rejected answers sampled from the base model), train every recipe from the same base with the same
 /// steps and prompts over the same learning-rate grid, score every run's checkpoints on the validation split, and score
-/// its final model and its validation-chosen checkpoint on the evaluation split, for each seed. Every stage is cached in
+/// its final model and its validation-chosen checkpoint on the evaluation split, for each seed. The grid is trained on the
+/// tuning seeds only (<see cref="FineTuneSettings.TuningSeeds"/>), which choose each recipe's rate; a later seed trains a
+/// recipe at the shared rate and at its chosen one. Every stage is cached in
 /// a folder (or file) named by a hash of the settings it depends on, written under a temporary name and renamed when
 /// complete, so an interrupted comparison resumes where it stopped and a changed setting recomputes only what depends on it.
 /// </summary>
@@ -41,11 +43,12 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
             throw new InputException($"--learning-rate: {f.LearningRate:G3} is not in the grid "
                 + $"{string.Join(", ", f.LearningRates.Select(x => x.ToString("G3", Invariant)))}; the shared rate must be one of them");
         if (f.Checkpoints < 1) throw new InputException("--checkpoints: expected at least 1");
+        if (f.TuningSeeds < 1 || f.TuningSeeds > settings.Seeds)
+            throw new InputException($"--tuning-seeds: expected 1 to {settings.Seeds} (the number of seeds), got {f.TuningSeeds}");
         var clock = Stopwatch.StartNew();
         var recipes = CompareRecipe.Select(settings.Recipes);
         Directory.CreateDirectory(output);
-        total = settings.Base.Steps + EvalUnits + settings.Seeds * (SamplingUnits
-            + recipes.Count * f.LearningRates.Count * (f.Steps + f.Checkpoints * ValidationUnits + 2 * EvalUnits));
+        total = Units(recipes, chosen: null);
 
         var baseDir = PretrainBase(cancel);
         long parameters;
@@ -57,14 +60,24 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         var runs = new List<CompareRun>();
         var data = new List<PreferenceDataSummary>();
         double sampling = 0, training = 0, validation = 0, evaluation = baseScores.Seconds;
+        IReadOnlyDictionary<string, double>? chosen = null; // each recipe's rate, once the tuning seeds have chosen it
         for (int seed = 1; seed <= settings.Seeds; seed++)
         {
+            if (seed == f.TuningSeeds + 1)
+            {
+                chosen = CompareReport.ChooseLearningRates(runs);
+                total = Units(recipes, chosen);
+                log?.Invoke($"learning rates chosen on the tuning {CompareReport.TuningSeedsText(settings)}: "
+                    + string.Join(", ", recipes.Select(r => $"{r.Name} {chosen[r.Name].ToString("G3", Invariant)}")));
+            }
             var (summary, samplingSeconds) = BuildData(baseDir, seed);
             sampling += samplingSeconds;
             data.Add(summary);
             foreach (var lr in f.LearningRates)
                 foreach (var recipe in recipes)
                 {
+                    // A later seed trains only the shared rate and the recipe's chosen one.
+                    if (chosen is not null && lr != f.LearningRate && lr != chosen[recipe.Name]) continue;
                     cancel.ThrowIfCancellationRequested();
                     var label = $"{recipe.Name} seed {seed} lr {lr:G3}";
                     var trained = Train(recipe, seed, lr, baseDir, summary.Directory, label, cancel);
@@ -87,6 +100,21 @@ public sealed class ComparePipeline(CompareSettings settings, string output, Act
         {
             Stages = new StageSeconds(pretrainSeconds, sampling, training, validation, evaluation), PretrainingTokens = pretrainTokens,
         };
+    }
+
+    /// <summary>
+    /// The comparison's work units: the tuning seeds' runs at every rate of the grid, then each later seed's runs at the
+    /// shared rate and each recipe's chosen one. Before the rates are chosen (<paramref name="chosen"/> null) a later seed
+    /// counts two runs per recipe, the most it can train, so the total only shrinks once they are known.
+    /// </summary>
+    private double Units(IReadOnlyList<CompareRecipe> recipes, IReadOnlyDictionary<string, double>? chosen)
+    {
+        var f = settings.FineTune;
+        int perLaterSeed = chosen is null ? recipes.Count * Math.Min(2, f.LearningRates.Count)
+            : recipes.Sum(r => chosen[r.Name] == f.LearningRate ? 1 : 2);
+        int runs = f.TuningSeeds * recipes.Count * f.LearningRates.Count + (settings.Seeds - f.TuningSeeds) * perLaterSeed;
+        return settings.Base.Steps + EvalUnits + settings.Seeds * SamplingUnits
+            + runs * (f.Steps + f.Checkpoints * ValidationUnits + 2 * EvalUnits);
     }
 
     private string BaseHash => CompareSettings.Hash("base", settings.Base);

@@ -37,12 +37,43 @@ public static class CompareReport
         CompareRecipe.All.Where(r => result.Runs.Any(x => x.Method == r.Name)).ToList();
 
     /// <summary>
-    /// Each recipe's learning rate chosen on validation: the grid value with the best mean over seeds of the validation
-    /// average of the chosen checkpoints (the smaller rate on a tie).
+    /// Each recipe's learning rate chosen on validation by the tuning seeds (<see cref="ChooseLearningRates"/> of their
+    /// runs; the later seeds trained only the shared rate and the chosen one, so they have no say).
     /// </summary>
-    public static IReadOnlyDictionary<string, double> ChosenLearningRates(CompareResult result) =>
-        result.Runs.GroupBy(r => r.Method).ToDictionary(g => g.Key, g => g.GroupBy(r => r.LearningRate)
+    public static IReadOnlyDictionary<string, double> ChosenLearningRates(CompareResult result) => ChooseLearningRates(TuningRuns(result));
+
+    /// <summary>
+    /// Each recipe's learning rate chosen on validation from <paramref name="runs"/>: the grid value with the best mean
+    /// over their seeds of the validation average of the chosen checkpoints (the smaller rate on a tie).
+    /// </summary>
+    public static IReadOnlyDictionary<string, double> ChooseLearningRates(IEnumerable<CompareRun> runs) =>
+        runs.GroupBy(r => r.Method).ToDictionary(g => g.Key, g => g.GroupBy(r => r.LearningRate)
             .OrderByDescending(l => l.Average(r => r.BestValidation)).ThenBy(l => l.Key).First().Key);
+
+    /// <summary>The runs of the tuning seeds: every recipe at every rate of the grid.</summary>
+    public static IReadOnlyList<CompareRun> TuningRuns(CompareResult result) =>
+        result.Runs.Where(r => r.Seed <= result.Settings.FineTune.TuningSeeds).ToList();
+
+    /// <summary>"seed 1", "seeds 1-2": the tuning seeds, for captions.</summary>
+    internal static string TuningSeedsText(CompareSettings s) =>
+        s.FineTune.TuningSeeds == 1 ? "seed 1" : $"seeds 1-{s.FineTune.TuningSeeds}";
+
+    /// <summary>The protocol in one paragraph (the report's header and results.json's <c>protocol</c>).</summary>
+    public static string Protocol(CompareSettings s)
+    {
+        var f = s.FineTune;
+        string grid = string.Join(", ", f.LearningRates.Select(Lr));
+        if (f.TuningSeeds == s.Seeds)
+            return $"Every recipe is trained at every learning rate of the grid ({grid}) on every seed, and a method's learning "
+                + "rate is the one whose chosen checkpoints have the best mean validation average over the seeds.";
+        bool one = f.TuningSeeds == 1;
+        return $"Learning rates are tuned on the first {(one ? "seed" : $"{f.TuningSeeds} seeds")} of {s.Seeds}: there every "
+            + $"recipe is trained at every learning rate of the grid ({grid}), and a method's learning rate is the one whose "
+            + $"chosen checkpoints have the best mean validation average {(one ? "on that seed" : "over those seeds")}; each "
+            + $"later seed trains a recipe only at the shared rate {Lr(f.LearningRate)} and at its chosen rate (once when they "
+            + $"coincide). The tables and the bootstrap intervals are over all {s.Seeds} seeds, the sensitivity table over "
+            + $"the tuning {TuningSeedsText(s)} only.";
+    }
 
     /// <summary>The runs of a recipe at the shared learning rate, or at its chosen one.</summary>
     public static IReadOnlyList<CompareRun> RunsOf(CompareResult result, string method, bool tuned)
@@ -164,12 +195,11 @@ public static class CompareReport
 
             Accuracy in % on the evaluation split (mean ± std over {seeds}; the base model is one model); perplexity of held-out
             text (lower is better). Reasoning and fact following: exact match of the greedy answer; multiple choice: highest
-            log-likelihood of four options. Every recipe is trained at every learning rate of the grid
-            ({string.Join(", ", f.LearningRates.Select(Lr))}), and each run is scored on the validation split
-            ({c["validation_reasoning"]} reasoning, {c["validation_fact_following"]} fact-following, {c["validation_multiple_choice"]}
-            multiple-choice items, disjoint from the fine-tuning and evaluation items) every 1/{f.Checkpoints} of its steps; the
-            "chosen checkpoint" is the one with the best validation average (the paper's App. B.1), and a method's learning rate
-            is the one whose chosen checkpoints have the best mean validation average over the seeds.
+            log-likelihood of four options. Each run is scored on the validation split ({c["validation_reasoning"]}
+            reasoning, {c["validation_fact_following"]} fact-following, {c["validation_multiple_choice"]} multiple-choice
+            items, disjoint from the fine-tuning and evaluation items) every 1/{f.Checkpoints} of its steps; the "chosen
+            checkpoint" is the one with the best validation average (the paper's App. B.1).
+            {Protocol(s)}
 
             ## Shared learning rate {Lr(f.LearningRate)}: final model
 
@@ -177,7 +207,7 @@ public static class CompareReport
             ## Shared learning rate {Lr(f.LearningRate)}: validation-chosen checkpoint
 
             {Table(Summarise(result, tuned: false, Pick.Selected), lrColumn: false, stepsColumn: true)}
-            ## Each method's learning rate (chosen on validation): validation-chosen checkpoint
+            ## Each method's learning rate (chosen on the tuning seeds' validation): validation-chosen checkpoint
 
             {Table(Summarise(result, tuned: true, Pick.Selected), lrColumn: true, stepsColumn: true)}
             ## Each method's learning rate: final model
@@ -185,12 +215,14 @@ public static class CompareReport
             {Table(Summarise(result, tuned: true, Pick.Final), lrColumn: true, stepsColumn: false)}
             ## Sensitivity: validation average (%) of the chosen checkpoints against the learning rate
 
+            Over the tuning {TuningSeedsText(s)} only (where the whole grid is trained and each method's rate chosen).
+
             {SensitivityTable(result)}
             ![sensitivity](sensitivity.png)
 
             ## Differences (points of average accuracy) with paired bootstrap 95 % intervals
 
-            Each evaluation item's outcome averaged over the seeds, items resampled {Resamples:N0} times within each task
+            Each evaluation item's outcome averaged over all the seeds, items resampled {Resamples:N0} times within each task
             (paired: both methods' scores of an item move together), the three tasks weighing equally. **Bold**: the interval
             leaves out 0.
 
@@ -204,8 +236,8 @@ public static class CompareReport
             byte-level vocabulary, {result.BaseParameters:N0} parameters, pretrained {b.Steps} steps of {b.BatchSize} on
             {b.Documents:N0} generated documents ({result.PretrainingTokens:N0} tokens, learning rate {Lr(b.LearningRate)}).
             Fine-tuning: every recipe {f.Steps} AdamW steps of {f.BatchSize} prompts (cosine, 10% warm-up) on the same
-            {result.Data[0].Pairs} prompts at each learning rate; sequential recipes spend half the steps on each stage (their
-            checkpoints are the second stage's).
+            {result.Data[0].Pairs} prompts at each learning rate it is trained at; sequential recipes spend half the steps on
+            each stage (their checkpoints are the second stage's).
             Coefficients (each method's defaults): {Coefficients()}.
             IFT ablations: {string.Join("; ", CompareRecipe.All.Where(r => r.IsAblation)
                 .Select(r => $"{r.Name} = ift with {string.Join(", ", r.Stages[0].Settings!.Select(kv => $"--{kv.Key} {kv.Value}"))}"))}.
@@ -223,6 +255,7 @@ public static class CompareReport
     {
         var grid = result.Settings.FineTune.LearningRates;
         var chosen = ChosenLearningRates(result);
+        var tuning = TuningRuns(result);
         var sb = new StringBuilder("| Method |" + string.Concat(grid.Select(lr => $" {Lr(lr)} |")) + " chosen |\n");
         sb.Append("|---|" + string.Concat(grid.Select(_ => "---|")) + "---|\n");
         foreach (var recipe in Recipes(result))
@@ -230,7 +263,7 @@ public static class CompareReport
             sb.Append($"| {recipe.Name} |");
             foreach (var lr in grid)
             {
-                var runs = result.Runs.Where(r => r.Method == recipe.Name && r.LearningRate == lr).ToList();
+                var runs = tuning.Where(r => r.Method == recipe.Name && r.LearningRate == lr).ToList();
                 sb.Append(runs.Count == 0 ? " |" : string.Create(Invariant, $" {100 * runs.Average(r => r.BestValidation):F1} |"));
             }
             sb.Append($" {Lr(chosen[recipe.Name])} |\n");
@@ -279,6 +312,8 @@ public static class CompareReport
         var root = new JsonObject
         {
             ["settings"] = JsonSerializer.SerializeToNode(result.Settings),
+            ["tuning_seeds"] = result.Settings.FineTune.TuningSeeds,
+            ["protocol"] = Protocol(result.Settings),
             ["base_parameters"] = result.BaseParameters,
             ["pretraining_tokens"] = result.PretrainingTokens,
             ["seconds"] = result.Seconds,
@@ -357,17 +392,19 @@ public static class CompareReport
     }
 
     /// <summary>
-    /// Validation average of the chosen checkpoints (mean over seeds) against log10 of the learning rate, a line per recipe.
+    /// Validation average of the chosen checkpoints (mean over the tuning seeds) against log10 of the learning rate, a line
+    /// per recipe.
     /// </summary>
     public static void PlotSensitivity(CompareResult result, string path)
     {
         var grid = result.Settings.FineTune.LearningRates.OrderBy(x => x).ToArray();
+        var tuning = TuningRuns(result);
         var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category20();
         int m = 0;
         foreach (var recipe in Recipes(result))
         {
-            var points = grid.Select(lr => (lr, runs: result.Runs.Where(r => r.Method == recipe.Name && r.LearningRate == lr).ToList()))
+            var points = grid.Select(lr => (lr, runs: tuning.Where(r => r.Method == recipe.Name && r.LearningRate == lr).ToList()))
                 .Where(p => p.runs.Count > 0).ToList();
             var line = plot.Add.Scatter(points.Select(p => Math.Log10(p.lr)).ToArray(),
                 points.Select(p => 100 * p.runs.Average(r => r.BestValidation)).ToArray(), palette.GetColor(m++));
@@ -377,7 +414,7 @@ public static class CompareReport
         plot.Axes.Bottom.SetTicks(grid.Select(Math.Log10).ToArray(), grid.Select(Lr).ToArray());
         plot.XLabel("learning rate");
         plot.YLabel("validation average (%)");
-        plot.Title("Learning-rate sensitivity (validation split, chosen checkpoints)");
+        plot.Title($"Learning-rate sensitivity (validation split, chosen checkpoints, tuning {TuningSeedsText(result.Settings)})");
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, 1000, 650);
     }

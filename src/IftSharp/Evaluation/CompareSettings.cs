@@ -34,6 +34,12 @@ public sealed record FineTuneSettings
     /// The grid every method is trained over (the same tuning budget for all); the lr is chosen per method on validation.
     /// </summary>
     public IReadOnlyList<double> LearningRates { get; init; } = [1e-4, 3e-4, 1e-3];
+    /// <summary>
+    /// The first seeds, the tuning seeds: each trains every recipe at every rate of <see cref="LearningRates"/>, and each
+    /// recipe's rate is chosen from their validation scores only. Each later seed trains a recipe only at the shared rate
+    /// and at its chosen one (once when they coincide); the tables average over all seeds. 1 to the number of seeds.
+    /// </summary>
+    public int TuningSeeds { get; init; } = 1;
     /// <summary>Validation points per run: every 1/N of the (last stage's) steps, the final model being the last.</summary>
     public int Checkpoints { get; init; } = 4;
     /// <summary>Sampling temperature for the base model's candidate rejected answers.</summary>

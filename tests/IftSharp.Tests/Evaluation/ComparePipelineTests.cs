@@ -109,6 +109,81 @@ public class ComparePipelineTests
     }
 
     [Fact]
+    public void LaterSeedsTrainOnlyTheSharedRateAndTheRateTheTuningSeedChose()
+    {
+        var dir = Directory.CreateTempSubdirectory("iftsharp-compare-tune").FullName;
+        try
+        {
+            // Seed 1, the tuning seed, trains both rates of the grid (the shared one, 3e-4, and 1e-3). Its validation scores
+            // are then replaced by known ones, so the rule's choice is known: IFT is best at 1e-3, SFT ties (the smaller
+            // rate, 3e-4). Only the chosen checkpoint of a curve keeps its weights, so it stays the curve's best.
+            // (Two cheap recipes keep the test short; the rates filter whole recipes, a sequential one's stages alike.)
+            var tuning = Tiny with { Seeds = 1, Recipes = ["SFT", "IFT"] };
+            var first = new ComparePipeline(tuning, dir).Run();
+            Assert.Equal(4, first.Runs.Count);
+            foreach (var run in first.Runs)
+            {
+                double v = run.Method == "IFT" && run.LearningRate == 1e-3 ? 0.9 : 0.5;
+                var curve = run.Validation.Select(x => x.Step == run.SelectedStep
+                    ? x with { Reasoning = v, FactFollowing = v, MultipleChoice = v }
+                    : x with { Reasoning = 0, FactFollowing = 0, MultipleChoice = 0 }).ToList();
+                var file = Assert.Single(Directory.GetFiles(run.ModelDirectory, "validation-*.json"));
+                File.WriteAllText(file, JsonSerializer.Serialize(curve));
+            }
+
+            var progress = new List<CompareProgress>();
+            var settings = tuning with { Seeds = 2 };
+            Assert.Equal(1, settings.FineTune.TuningSeeds); // the default
+            var log = new List<string>();
+            var result = new ComparePipeline(settings, dir, progress.Add, log.Add).Run();
+            Assert.Contains("learning rates chosen on the tuning seed 1: SFT 0.0003, IFT 0.001", log);
+
+            var chosen = CompareReport.ChosenLearningRates(result);
+            Assert.Equal(new Dictionary<string, double> { ["SFT"] = 3e-4, ["IFT"] = 1e-3 }, chosen);
+            Assert.Equal([("SFT", 3e-4), ("IFT", 3e-4), ("IFT", 1e-3)],
+                result.Runs.Where(r => r.Seed == 2).Select(r => (r.Method, r.LearningRate)));
+            // Seed 2's run folders: SFT once (its chosen rate is the shared one), IFT at both rates.
+            List<string> Stages(string seed) => Directory.GetDirectories(Path.Combine(dir, seed)).Select(d => Path.GetFileName(d)!)
+                .Where(n => !n.StartsWith("data-", StringComparison.Ordinal)).Select(n => n[..n.LastIndexOf('-')]).Order().ToList();
+            Assert.Equal(["ift4", "ift4", "sft4"], Stages("seed-2"));
+            Assert.Equal(["ift4", "ift4", "sft4", "sft4"], Stages("seed-1")); // the whole grid
+            // The progress total: 6 pretraining steps + 20 (base evaluation) + 2 seeds × 20 (sampling) + runs × (4 steps
+            // + 2 checkpoints × 8 + 2 evaluations × 20); before the rates are chosen seed 2 counts 2 runs per recipe (8 runs),
+            // after it they are the 7 trained.
+            Assert.Equal(66 + 8 * 60, progress[0].Total);
+            Assert.Equal(66 + 7 * 60, progress[^1].Total);
+            Assert.Equal(progress[^1].Total, progress[^1].Done);
+            Assert.True(progress.Zip(progress.Skip(1)).All(p => p.Second.Total <= p.First.Total), "the total only shrinks");
+
+            // The tables average over both seeds; the sensitivity table over seed 1 only (seed 2's scores are the models' own).
+            Assert.All(CompareReport.Summarise(result, tuned: false).Skip(1), r => Assert.Equal(2, r.Seeds));
+            var tuned = CompareReport.Summarise(result, tuned: true, CompareReport.Pick.Selected).Skip(1).ToList();
+            Assert.All(tuned, r => Assert.Equal(2, r.Seeds));
+            Assert.Equal(chosen, tuned.ToDictionary(r => r.Method, r => r.LearningRate));
+            CompareReport.Write(result, dir);
+            var md = File.ReadAllText(Path.Combine(dir, "results.md"));
+            Assert.Contains("| IFT | 50.0 | 90.0 | 1e-3 |", md);
+            Assert.Contains("| SFT | 50.0 | 50.0 | 3e-4 |", md);
+            Assert.Contains("Over the tuning seed 1 only", md);
+            Assert.Contains("Learning rates are tuned on the first seed of 2:", md);
+            using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir, "results.json")));
+            Assert.Equal(1, json.RootElement.GetProperty("tuning_seeds").GetInt32());
+            Assert.Equal(1e-3, json.RootElement.GetProperty("chosen_learning_rates").GetProperty("IFT").GetDouble());
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(0)]
+    public void TuningSeedsMustBeOneToTheNumberOfSeeds(int tuningSeeds)
+    {
+        var settings = Tiny with { Seeds = 2, FineTune = Tiny.FineTune with { TuningSeeds = tuningSeeds } };
+        var e = Assert.Throws<IftSharp.Core.InputException>(() => new ComparePipeline(settings, Path.GetTempPath()).Run());
+        Assert.Equal($"--tuning-seeds: expected 1 to 2 (the number of seeds), got {tuningSeeds}", e.Message);
+    }
+
+    [Fact]
     public void EveryRecipeIsARegisteredMethodWithValidSettingsAndTheAblationsChangeOneIngredientOfIft()
     {
         var names = CompareRecipe.All.Select(r => r.Name).ToList();
