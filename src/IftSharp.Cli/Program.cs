@@ -6,8 +6,7 @@ using IftSharp.Core;
 if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = 160;
 
 // Before any libtorch work: MKL's vendor check on AMD, threads from the cores this process may use (Core/NativeSetup).
-NativeSetup.Initialize();
-LargeAllocations.KeepPagesAcrossSteps();
+NativeSetup.Initialize(); // malloc's tuning waits for the first model: it depends on its size (Core/LargeAllocations)
 
 var root = new RootCommand("IftSharp: fine-tune and align decoder-only language models in .NET (SFT, IFT, DPO, IPO, ORPO, EXO, SimPO).");
 var threads = new Option<int?>("--threads")

@@ -119,7 +119,7 @@ public sealed class BenchModelConfig
             KeepCheckpoint = !parse.GetValue(deleteCheckpoint), MemoryLimitMegabytes = parse.GetValue(memoryLimit) * 1024,
             PyTorch = !parse.GetValue(noPyTorch), MeasureLoading = !parse.GetValue(noLoad), Threads = get_num_threads(),
         };
-        AnsiConsole.MarkupLine(Markup.Escape($"Setup: {NativeSetup.Describe()}; malloc: {LargeAllocations.Describe()}."));
+        AnsiConsole.MarkupLine(Markup.Escape($"Setup: {NativeSetup.Describe()}; malloc: decided in each run from its model's size."));
         var report = RealShapeBenchmark.Run(realShape, Worker, line => AnsiConsole.MarkupLine(Markup.Escape("  " + line)));
         var md = Markdown(report);
         Directory.CreateDirectory(output);

@@ -13,9 +13,13 @@ namespace IftSharp.Core;
 /// </summary>
 /// <remarks>
 /// Process-wide and idempotent; a no-op off Linux/glibc. <c>IFTSHARP_MALLOC_TUNING</c> chooses the mode:
-/// <c>0</c> glibc's defaults; <c>keep</c> (the default) mmap off and every freed page kept; <c>trim</c> the same, and
+/// <c>0</c> glibc's defaults; <c>keep</c> mmap off and every freed page kept; <c>trim</c> the same, and
 /// <see cref="AfterStep"/> gives the free pages back after each optimizer step; a number N: mmap off, and the free top
-/// of the heap given back above N MiB (a cap on what is kept beyond the live tensors).
+/// of the heap given back above N MiB (a cap on what is kept beyond the live tensors). Unset: <c>keep</c> for models under
+/// <see cref="LargeModelParameters"/>, glibc's defaults from there on: at real sizes the kept pages fragment into
+/// gigabytes the step never uses (Qwen2.5-0.5B, batch 4 × 512: 11.8 against 9.8 GiB for full fine-tuning with
+/// checkpointing and the chunked loss, 4.2 against 3.2 GiB with LoRA and bf16), while the page faults they save are a
+/// small share of a step whose matrix products grow with the hidden size.
 /// </remarks>
 public static class LargeAllocations
 {
@@ -37,12 +41,34 @@ public static class LargeAllocations
     /// <summary>Whether <see cref="AfterStep"/> trims (<c>IFTSHARP_MALLOC_TUNING=trim</c>).</summary>
     public static bool TrimsAfterStep { get; private set; }
 
-    /// <summary>Applies the tuning once per process.</summary>
-    public static void KeepPagesAcrossSteps()
+    /// <summary>From this many parameters on, an unset <c>IFTSHARP_MALLOC_TUNING</c> means glibc's defaults.</summary>
+    public const long LargeModelParameters = 300_000_000;
+
+    /// <summary>The parameter count that made an unset mode keep glibc's defaults (null: it did not).</summary>
+    public static long? DefaultsForModelOf { get; private set; }
+
+    /// <summary>
+    /// Whether a process whose first model has <paramref name="parameters"/> parameters tunes malloc under the mode
+    /// <paramref name="mode"/> (the value of <c>IFTSHARP_MALLOC_TUNING</c>): not under <c>0</c>, not for a large model
+    /// when the mode is unset.
+    /// </summary>
+    public static bool Tunes(string? mode, long parameters) =>
+        mode != "0" && (!string.IsNullOrEmpty(mode) || parameters < LargeModelParameters);
+
+    /// <summary>
+    /// Applies the tuning once per process; the first caller decides, with the size of the model it is about to train or
+    /// score (0 when it does not know: the small benchmark models).
+    /// </summary>
+    public static void KeepPagesAcrossSteps(long parameters = 0)
     {
         if (Interlocked.Exchange(ref _applied, 1) == 1) return;
         var mode = Environment.GetEnvironmentVariable("IFTSHARP_MALLOC_TUNING");
-        if (!OperatingSystem.IsLinux() || mode == "0") return;
+        if (!OperatingSystem.IsLinux()) return;
+        if (!Tunes(mode, parameters))
+        {
+            if (mode != "0") DefaultsForModelOf = parameters;
+            return;
+        }
         int? cap = int.TryParse(mode, NumberStyles.None, CultureInfo.InvariantCulture, out var megabytes) && megabytes > 0
             ? megabytes : null;
         try
@@ -82,7 +108,8 @@ public static class LargeAllocations
 
     /// <summary>The mode in effect, in words (for benchmark reports).</summary>
     public static string Describe() =>
-        !Active ? "glibc defaults"
+        DefaultsForModelOf is long n ? $"glibc defaults (a model of {n / 1e6:F0} M parameters; IFTSHARP_MALLOC_TUNING=keep keeps pages)"
+        : !Active ? "glibc defaults"
         : CapMegabytes is int cap ? $"mmap off, free heap top above {cap} MiB returned"
         : TrimsAfterStep ? "mmap off, freed pages returned after each step"
         : "mmap off, freed pages kept";

@@ -47,7 +47,7 @@ public static class Trainer
         if (o.GradientAccumulationSteps < 1) throw new InputException("--grad-accum: expected at least 1");
         if (objective.Rounds < 1 || objective.Rounds > o.MaxSteps)
             throw new InputException($"rounds: {objective.Rounds}; expected between 1 and --max-steps ({o.MaxSteps})");
-        LargeAllocations.KeepPagesAcrossSteps();
+        LargeAllocations.KeepPagesAcrossSteps(ParameterCount(session.Model));
         if (session.Model is LlamaForCausalLM { Lora: not null } && session.ComputeCopy is not null)
             throw new ArgumentException("LoRA trains without a bf16 compute copy: load the frozen base in bfloat16 instead");
         var shadow = Shadow(session.Model, session.ComputeCopy);
@@ -231,6 +231,10 @@ public static class Trainer
     private static double Value(Tensor scalar) => scalar.dtype == ScalarType.Float64
         ? scalar.item<double>()
         : scalar.to_type(ScalarType.Float32).item<float>();
+
+    /// <summary>Every parameter of the model, trainable or frozen (0 for a model that is not an nn.Module).</summary>
+    private static long ParameterCount(ICausalLM model) =>
+        model is nn.Module m ? m.parameters().Sum(p => p.numel()) : 0;
 
     /// <summary>The total 2-norm of the gradients, when nothing is clipped.</summary>
     private static double GradientNorm(IReadOnlyList<Parameter> parameters)
