@@ -205,7 +205,8 @@ public static class RealShapeBenchmark
             // Each child decides its own malloc mode from the model it trains (Core/LargeAllocations): report theirs.
             var malloc = results.Select(r => r.MallocTuning).OfType<string>().Distinct().ToList();
             return new RealShapeReport(request.Config, parameters, checkpoint, limit,
-                malloc.Count > 0 ? string.Join("; ", malloc) : LargeAllocations.Describe(), request.Threads, loads, results, pytorch, notes);
+                malloc.Count > 0 ? string.Join("; ", malloc) : LargeAllocations.Describe(), request.Threads, loads, results, pytorch,
+                notes);
         }
         finally
         {
