@@ -57,13 +57,15 @@ public static class LargeAllocations
 
     /// <summary>
     /// Applies the tuning once per process; the first caller decides, with the size of the model it is about to train or
-    /// score (0 when it does not know: the small benchmark models).
+    /// score (null when it does not know: the small benchmark models). The size is asked for only by that first call, so
+    /// callers on a path that runs often (scoring a checkpoint) pay nothing after it.
     /// </summary>
-    public static void KeepPagesAcrossSteps(long parameters = 0)
+    public static void KeepPagesAcrossSteps(Func<long>? parameterCount = null)
     {
         if (Interlocked.Exchange(ref _applied, 1) == 1) return;
         var mode = Environment.GetEnvironmentVariable("IFTSHARP_MALLOC_TUNING");
         if (!OperatingSystem.IsLinux()) return;
+        long parameters = parameterCount?.Invoke() ?? 0;
         if (!Tunes(mode, parameters))
         {
             if (mode != "0") DefaultsForModelOf = parameters;
