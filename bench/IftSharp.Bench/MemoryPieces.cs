@@ -56,8 +56,8 @@ internal static class MemoryPieces
         model.GradientCheckpointing = Flag("--checkpointing");
         var trainableList = trainable.ToList();
         var optimizer = new AdamWOptimizer(trainableList, lr: 1e-5);
-        // Under LoRA the base embedding is frozen: IFT's fusion embedding is the model's own, no copy needed.
-        using var frozen = method == "ift" && lora == 0 ? new FrozenEmbeddingCopy(model) : null;
+        // Under LoRA the base embedding is frozen: IFT's fusion embedding is the model's own, trained or not.
+        var frozen = method == "ift" && lora == 0 ? new FrozenEmbedding(model) : null;
         var iftOptions = new IftOptions { TrainFusionEmbedding = lora > 0 };
         var generator = new TorchSharp.torch.Generator(1);
         var ids = randint(0, config.VocabSize, new long[] { batch, length }, generator: generator).DetachFromDisposeScope();
@@ -96,7 +96,6 @@ internal static class MemoryPieces
                 Trace("backward");
                 optimizer.step();
                 Trace("optimizer step");
-                frozen?.Sync(model);
             }
             lastSeconds = clock.Elapsed.TotalSeconds;
         }

@@ -32,6 +32,18 @@ switch (args.FirstOrDefault() ?? "matmul")
                           $"{d.FractionOfLimit:P0} of it; prompt pass {d.PromptSeconds:F2} s ({get_num_threads()} threads)");
         break;
     }
+    case "matvec":
+    {
+        // matvec [THREADS]: the decode kernel's matrix-vector product alone, float32 against bfloat16 weights, beside the
+        // read bandwidth: whether a dtype's decoding is bound by memory or by the kernel (Qwen2.5-0.5B's MLP and LM head)
+        int threads = int.Parse(args.ElementAtOrDefault(1) ?? get_num_threads().ToString());
+        Console.WriteLine($"read bandwidth {MemoryBandwidth.ReadBytesPerSecond(threads) / 1e9:F1} GB/s ({threads} threads)");
+        foreach (var (rows, columns, what) in new[] { (4864, 896, "MLP up"), (896, 4864, "MLP down"), (151936, 896, "LM head") })
+            foreach (var dtype in new[] { float32, bfloat16 })
+                Console.WriteLine($"{what} {rows}×{columns} {dtype}: " +
+                                  $"{DecodeBenchmark.MatVecBytesPerSecond(dtype, rows, columns, threads) / 1e9:F1} GB/s of weights");
+        break;
+    }
     case "step":
         var m = StepBenchmark.Run(args.ElementAtOrDefault(1) ?? "sft", args.Length > 2 ? shape with { Batch = int.Parse(args[2]) } : shape);
         Console.WriteLine($"{m.Method}: trainer median {m.MedianSeconds:F3} s (min {m.MinSeconds:F3}), " +

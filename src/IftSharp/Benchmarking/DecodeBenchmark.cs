@@ -68,6 +68,38 @@ public static class DecodeBenchmark
         return new DecodeMeasurement(dtype.ToString(), fastDecode, newTokens, bestRate, weightBytes, bestBandwidth, promptSeconds);
     }
 
+    /// <summary>
+    /// The decode kernel's matrix-vector product alone (<c>DecodeKernels.MatVec</c>, batch 1), its rows split over
+    /// <paramref name="threads"/> threads as the decoder splits them: weight bytes read per second, the fastest of
+    /// <paramref name="rounds"/> passes over a random <paramref name="rows"/> × <paramref name="columns"/> matrix in
+    /// <paramref name="dtype"/>. Against <see cref="MemoryBandwidth"/> it says whether a dtype's decoding is bound by
+    /// the memory or by the kernel's arithmetic.
+    /// </summary>
+    public static unsafe double MatVecBytesPerSecond(ScalarType dtype, int rows, int columns, int threads, int rounds = 10)
+    {
+        using var scope = NewDisposeScope();
+        using var weight = randn(rows, columns).to(dtype).contiguous();
+        var x = new float[columns];
+        var y = new float[rows];
+        for (int i = 0; i < columns; i++) x[i] = 1f / (i + 1);
+        var matrix = new WeightMatrix(SingleTokenDecoder.DataPointer(weight), rows, columns, dtype == ScalarType.BFloat16);
+        double best = double.MaxValue;
+        fixed (float* xs = x, ys = y)
+        {
+            float* xp = xs, yp = ys;
+            void Share(int part) =>
+                DecodeKernels.MatVec(matrix, xp, 1, yp, rows, null, (int)((long)rows * part / threads),
+                                     (int)((long)rows * (part + 1) / threads));
+            for (int round = 0; round <= rounds; round++) // round 0 warms the threads and caches up
+            {
+                var clock = Stopwatch.StartNew();
+                Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, Share);
+                if (round > 0) best = Math.Min(best, clock.Elapsed.TotalSeconds);
+            }
+        }
+        return (double)rows * columns * weight.ElementSize / best;
+    }
+
     /// <summary>Bytes of weights one decoding step reads: every parameter once, except an untied input embedding (one row).</summary>
     public static long WeightBytesPerToken(LlamaForCausalLM model)
     {

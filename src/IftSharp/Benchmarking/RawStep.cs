@@ -24,7 +24,7 @@ public sealed class RawStep : IDisposable
     private readonly Bf16Shadow? _shadow;
     private readonly Batch _batch;
     private readonly Func<Tensor> _loss;
-    private readonly FrozenEmbeddingCopy? _frozen;
+    private readonly FrozenEmbedding? _frozen;
     private readonly Tensor? _referenceMargin;
 
     /// <summary>The methods that have a raw step.</summary>
@@ -56,7 +56,7 @@ public sealed class RawStep : IDisposable
                 _loss = SftLoss;
                 break;
             case "ift":
-                _frozen = new FrozenEmbeddingCopy(_compute);
+                _frozen = new FrozenEmbedding(_compute);
                 _loss = IftLoss;
                 break;
             default:
@@ -78,7 +78,6 @@ public sealed class RawStep : IDisposable
         _shadow?.PushGradients();
         _optimizer.step();
         _shadow?.PullWeights();
-        _frozen?.Sync(_compute);
     }
 
     /// <summary>The loss the next step would take, without gradient (what the tests compare with the trainer's first loss).</summary>
@@ -122,7 +121,6 @@ public sealed class RawStep : IDisposable
     public void Dispose()
     {
         _optimizer.Dispose();
-        _frozen?.Dispose();
         _referenceMargin?.Dispose();
         _batch.InputIds.Dispose();
         _batch.Labels.Dispose();

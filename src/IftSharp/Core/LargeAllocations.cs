@@ -15,15 +15,19 @@ namespace IftSharp.Core;
 /// Process-wide and idempotent; a no-op off Linux/glibc. <c>IFTSHARP_MALLOC_TUNING</c> chooses the mode:
 /// <c>0</c> glibc's defaults; <c>keep</c> mmap off and every freed page kept; <c>trim</c> the same, and
 /// <see cref="AfterStep"/> gives the free pages back after each optimizer step; a number N: mmap off, and the free top
-/// of the heap given back above N MiB (a cap on what is kept beyond the live tensors). Unset: <c>keep</c> for models under
-/// <see cref="LargeModelParameters"/>, glibc's defaults from there on: at real sizes the kept pages fragment into
-/// gigabytes the step never uses (Qwen2.5-0.5B, batch 4 × 512: 11.8 against 9.8 GiB for full fine-tuning with
-/// checkpointing and the chunked loss, 4.2 against 3.2 GiB with LoRA and bf16), while the page faults they save are a
-/// small share of a step whose matrix products grow with the hidden size.
+/// of the heap given back above N MiB (a cap on what is kept beyond the live tensors); <c>return</c> the opposite of
+/// <c>keep</c>: every allocation from <see cref="ReturnThresholdBytes"/> on is its own mapping, given back when freed.
+/// Unset: <c>keep</c> for models under <see cref="LargeModelParameters"/>, <c>return</c> from there on. At real sizes
+/// kept pages fragment into gigabytes the step never uses, and so does glibc's default heap, whose mmap threshold
+/// rises to 32 MiB after the first large free: at Qwen2.5-0.5B, batch 4 × 512, LoRA + bf16 + checkpointing + chunked
+/// loss, malloc's live peak is 1.6 GiB while the resident peak is 4.2 GiB kept and 3.2 GiB with glibc's defaults, and
+/// 1.75 GiB under <c>return</c>; the page faults it costs are a small share of a step whose matrix products grow with
+/// the hidden size.
 /// </remarks>
 public static class LargeAllocations
 {
-    private const int TrimThreshold = -1, TopPad = -2, MmapMax = -4; // glibc's M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_MAX
+    // glibc's M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX
+    private const int TrimThreshold = -1, TopPad = -2, MmapThreshold = -3, MmapMax = -4;
     private static int _applied;
 
     [DllImport("libc", EntryPoint = "mallopt")]
@@ -32,8 +36,26 @@ public static class LargeAllocations
     [DllImport("libc", EntryPoint = "malloc_trim")]
     private static extern int MallocTrim(nuint pad);
 
-    /// <summary>Whether the tuning is in effect in this process.</summary>
+    /// <summary>The modes <c>IFTSHARP_MALLOC_TUNING</c> names.</summary>
+    public enum Mode
+    {
+        /// <summary>glibc's defaults (<c>0</c>).</summary>
+        Glibc,
+        /// <summary>
+        /// mmap off, freed pages kept (<c>keep</c>; a number N: kept up to N MiB; <c>trim</c>: kept until the step ends).
+        /// </summary>
+        Keep,
+        /// <summary>
+        /// Every allocation from <see cref="ReturnThresholdBytes"/> on mapped on its own and unmapped when freed (<c>return</c>).
+        /// </summary>
+        Return,
+    }
+
+    /// <summary>Whether the tuning is in effect in this process (<see cref="Mode.Keep"/> or <see cref="Mode.Return"/>).</summary>
     public static bool Active { get; private set; }
+
+    /// <summary>The mode in effect (<see cref="Mode.Glibc"/> until a tuning was applied).</summary>
+    public static Mode Current { get; private set; }
 
     /// <summary>The cap on the free top of the heap, in MiB, when one is set (null: every freed page kept, or no tuning).</summary>
     public static int? CapMegabytes { get; private set; }
@@ -41,19 +63,30 @@ public static class LargeAllocations
     /// <summary>Whether <see cref="AfterStep"/> trims (<c>IFTSHARP_MALLOC_TUNING=trim</c>).</summary>
     public static bool TrimsAfterStep { get; private set; }
 
-    /// <summary>From this many parameters on, an unset <c>IFTSHARP_MALLOC_TUNING</c> means glibc's defaults.</summary>
+    /// <summary>From this many parameters on, an unset <c>IFTSHARP_MALLOC_TUNING</c> means <see cref="Mode.Return"/>.</summary>
     public const long LargeModelParameters = 300_000_000;
 
-    /// <summary>The parameter count that made an unset mode keep glibc's defaults (null: it did not).</summary>
-    public static long? DefaultsForModelOf { get; private set; }
+    /// <summary>
+    /// Under <see cref="Mode.Return"/>, allocations from this size on get their own mapping. Fixed, so glibc's dynamic
+    /// threshold (which climbs to 32 MiB and leaves everything below it to the fragmenting heap) is off; 1 MiB keeps
+    /// the small, frequent allocations (norms, scalars, per-head pieces) on the heap.
+    /// </summary>
+    public const int ReturnThresholdBytes = 1 << 20;
+
+    /// <summary>The parameter count that made an unset mode choose <see cref="Mode.Return"/> (null: it did not).</summary>
+    public static long? ChosenForModelOf { get; private set; }
 
     /// <summary>
-    /// Whether a process whose first model has <paramref name="parameters"/> parameters tunes malloc under the mode
-    /// <paramref name="mode"/> (the value of <c>IFTSHARP_MALLOC_TUNING</c>): not under <c>0</c>, not for a large model
-    /// when the mode is unset.
+    /// The mode a process whose first model has <paramref name="parameters"/> parameters runs under, given the value
+    /// <paramref name="mode"/> of <c>IFTSHARP_MALLOC_TUNING</c>: what it names, or by the model's size when unset.
     /// </summary>
-    public static bool Tunes(string? mode, long parameters) =>
-        mode != "0" && (!string.IsNullOrEmpty(mode) || parameters < LargeModelParameters);
+    public static Mode Choose(string? mode, long parameters) => mode switch
+    {
+        "0" => Mode.Glibc,
+        "return" => Mode.Return,
+        null or "" => parameters < LargeModelParameters ? Mode.Keep : Mode.Return,
+        _ => Mode.Keep,
+    };
 
     /// <summary>
     /// Applies the tuning once per process; the first caller decides, with the size of the model it is about to train or
@@ -63,24 +96,30 @@ public static class LargeAllocations
     public static void KeepPagesAcrossSteps(Func<long>? parameterCount = null)
     {
         if (Interlocked.Exchange(ref _applied, 1) == 1) return;
-        var mode = Environment.GetEnvironmentVariable("IFTSHARP_MALLOC_TUNING");
+        var setting = Environment.GetEnvironmentVariable("IFTSHARP_MALLOC_TUNING");
         if (!OperatingSystem.IsLinux()) return;
         long parameters = parameterCount?.Invoke() ?? 0;
-        if (!Tunes(mode, parameters))
-        {
-            if (mode != "0") DefaultsForModelOf = parameters;
-            return;
-        }
-        int? cap = int.TryParse(mode, NumberStyles.None, CultureInfo.InvariantCulture, out var megabytes) && megabytes > 0
-            ? megabytes : null;
+        var mode = Choose(setting, parameters);
+        if (mode == Mode.Glibc) return;
         try
         {
-            bool trim = cap is int mb
-                ? Mallopt(TrimThreshold, mb << 20) == 1 & Mallopt(TopPad, 64 << 20) == 1
-                : Mallopt(TrimThreshold, int.MaxValue) == 1;
-            Active = Mallopt(MmapMax, 0) == 1 & trim;
-            CapMegabytes = Active ? cap : null;
-            TrimsAfterStep = Active && mode == "trim";
+            if (mode == Mode.Return)
+            {
+                Active = Mallopt(MmapThreshold, ReturnThresholdBytes) == 1;
+                if (Active && string.IsNullOrEmpty(setting)) ChosenForModelOf = parameters;
+            }
+            else
+            {
+                int? cap = int.TryParse(setting, NumberStyles.None, CultureInfo.InvariantCulture, out var megabytes) && megabytes > 0
+                    ? megabytes : null;
+                bool trim = cap is int mb
+                    ? Mallopt(TrimThreshold, mb << 20) == 1 & Mallopt(TopPad, 64 << 20) == 1
+                    : Mallopt(TrimThreshold, int.MaxValue) == 1;
+                Active = Mallopt(MmapMax, 0) == 1 & trim;
+                CapMegabytes = Active ? cap : null;
+                TrimsAfterStep = Active && setting == "trim";
+            }
+            Current = Active ? mode : Mode.Glibc;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
@@ -110,8 +149,10 @@ public static class LargeAllocations
 
     /// <summary>The mode in effect, in words (for benchmark reports).</summary>
     public static string Describe() =>
-        DefaultsForModelOf is long n ? $"glibc defaults (a model of {n / 1e6:F0} M parameters; IFTSHARP_MALLOC_TUNING=keep keeps pages)"
-        : !Active ? "glibc defaults"
+        !Active ? "glibc defaults"
+        : Current == Mode.Return
+            ? $"allocations from {ReturnThresholdBytes >> 20} MiB mapped and given back on free"
+              + (ChosenForModelOf is long n ? $" (a model of {n / 1e6:F0} M parameters; IFTSHARP_MALLOC_TUNING=keep keeps pages)" : "")
         : CapMegabytes is int cap ? $"mmap off, free heap top above {cap} MiB returned"
         : TrimsAfterStep ? "mmap off, freed pages returned after each step"
         : "mmap off, freed pages kept";

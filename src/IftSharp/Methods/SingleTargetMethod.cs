@@ -52,36 +52,30 @@ public abstract class SingleTargetMethod<TOptions>(string name, string displayNa
         var data = Items<TrainingExample>(train);
         var model = session.Compute;
         var chunk = session.LogitsChunk;
-        // A frozen input embedding (the base under LoRA) is already what IFT's frozen copy would be: embed with it, no copy.
+        // A frozen input embedding (the base under LoRA) is already what IFT's frozen embedding reads: embed with it.
         bool embeddingFrozen = !model.EmbedTokens.weight!.requires_grad;
-        FrozenEmbeddingCopy? frozen = null; // IFT's copy of the input embedding, made when first asked for
-        try
+        var frozen = new FrozenEmbedding(model); // IFT's no-gradient view of the input embedding
+        (ObjectiveResult, long) BatchLoss(IReadOnlyList<TrainingExample> examples)
         {
-            (ObjectiveResult, long) BatchLoss(IReadOnlyList<TrainingExample> examples)
-            {
-                var batch = Batch.Collate(examples, session.PadId);
-                var scores = new TargetScores(
-                    () => SequenceScores.Of(model, batch, chunk: chunk),
-                    (lambda, trainEmbedding) =>
-                    {
-                        bool ownEmbedding = trainEmbedding || embeddingFrozen;
-                        if (!ownEmbedding) frozen ??= new FrozenEmbeddingCopy(model);
-                        var (logps, mask, firstPass) = IftForward.FusedPass(
-                            model, batch.InputIds, batch.Labels, batch.AttentionMask, lambda, ownEmbedding, frozen, chunk);
-                        return new FusedScores(new TokenScores(logps, mask), firstPass);
-                    });
-                return (Loss(scores, options), batch.Tokens);
-            }
-            var objective = new LoopObjective<TrainingExample>
-            {
-                Loss = BatchLoss,
-                Length = e => e.Length,
-                RoundData = _ => data,
-                AfterStep = () => frozen?.Sync(model),
-                Evaluate = eval is null ? null : Trainer.MeanLoss(Items<TrainingExample>(eval), session.Options.BatchSize, BatchLoss),
-            };
-            return Trainer.Run(session, Name, objective);
+            var batch = Batch.Collate(examples, session.PadId);
+            var scores = new TargetScores(
+                () => SequenceScores.Of(model, batch, chunk: chunk),
+                (lambda, trainEmbedding) =>
+                {
+                    bool ownEmbedding = trainEmbedding || embeddingFrozen;
+                    var (logps, mask, firstPass) = IftForward.FusedPass(
+                        model, batch.InputIds, batch.Labels, batch.AttentionMask, lambda, ownEmbedding, frozen, chunk);
+                    return new FusedScores(new TokenScores(logps, mask), firstPass);
+                });
+            return (Loss(scores, options), batch.Tokens);
         }
-        finally { frozen?.Dispose(); }
+        var objective = new LoopObjective<TrainingExample>
+        {
+            Loss = BatchLoss,
+            Length = e => e.Length,
+            RoundData = _ => data,
+            Evaluate = eval is null ? null : Trainer.MeanLoss(Items<TrainingExample>(eval), session.Options.BatchSize, BatchLoss),
+        };
+        return Trainer.Run(session, Name, objective);
     }
 }

@@ -8,7 +8,7 @@ namespace IftSharp.Models;
 /// autograd functions: the forward pass runs without building a graph and keeps only its inputs; the backward pass
 /// runs it again with gradient and back-propagates through the recomputed graph, whose parameter gradients accumulate
 /// into <c>.grad</c> as in a plain backward. The parameters are inputs of the autograd node too, so its backward runs
-/// even when no tensor input requires a gradient (IFT's fused embedding from a frozen copy, a frozen base under LoRA):
+/// even when no tensor input requires a gradient (IFT's fused embedding read without gradient, a frozen base under LoRA):
 /// the pitfall of PyTorch's reentrant variant. The function must compute the same thing twice: anything it reads
 /// besides its inputs and parameters (a LoRA adapter's enabled switch, the training mode) must not change in between.
 /// </summary>

@@ -311,7 +311,7 @@ internal sealed unsafe class SingleTokenDecoder : IDisposable
         t.device_type == DeviceType.CPU && t.is_contiguous() && t.dtype is ScalarType.Float32 or ScalarType.BFloat16;
 
     /// <summary>The address of a contiguous CPU tensor's first element (libtorch's memory, which does not move).</summary>
-    private static void* DataPointer(Tensor t)
+    internal static void* DataPointer(Tensor t)
     {
         using var first = t.view(-1).narrow(0, 0, 1);
         fixed (byte* p = first.bytes) return p;

@@ -32,12 +32,12 @@ public static class IftForward
     }
 
     /// <summary>
-    /// The IFT loss of a batch. <paramref name="frozenEmbedding"/> is the official frozen copy (required unless
+    /// The IFT loss of a batch. <paramref name="frozenEmbedding"/> is the official frozen embedding (required unless
     /// <see cref="IftOptions.TrainFusionEmbedding"/> is set, which embeds through the model's own embedding instead).
     /// <paramref name="chunk"/> computes both passes' LM head that many positions at a time (see <see cref="TokenLogProbs.FromModel"/>).
     /// </summary>
     public static ObjectiveResult Loss(ICausalLM model, Tensor inputIds, Tensor labels, Tensor? attentionMask,
-        IftOptions options, FrozenEmbeddingCopy? frozenEmbedding, int? chunk = null)
+        IftOptions options, FrozenEmbedding? frozenEmbedding, int? chunk = null)
     {
         using var scope = NewDisposeScope();
         var (logps, mask, firstPassNll) = FusedPass(model, inputIds, labels, attentionMask, options.Lambda,
@@ -53,12 +53,12 @@ public static class IftForward
     /// and mask ([B, T−1]) and the first pass's mean NLL. <paramref name="chunk"/> as in <see cref="TokenLogProbs.FromModel"/>.
     /// </summary>
     public static (Tensor Logps, Tensor Mask, double FirstPassNll) FusedPass(ICausalLM model, Tensor inputIds, Tensor labels,
-        Tensor? attentionMask, double lambda, bool trainFusionEmbedding, FrozenEmbeddingCopy? frozenEmbedding, int? chunk = null)
+        Tensor? attentionMask, double lambda, bool trainFusionEmbedding, FrozenEmbedding? frozenEmbedding, int? chunk = null)
     {
         Func<Tensor, Tensor> embed = trainFusionEmbedding
             ? model.EmbedTokens.forward
             : (frozenEmbedding ?? throw new ArgumentNullException(nameof(frozenEmbedding),
-                "IFT with a frozen fusion embedding needs a FrozenEmbeddingCopy")).Embed;
+                "IFT with a frozen fusion embedding needs a FrozenEmbedding")).Embed;
 
         using var scope = NewDisposeScope();
         var (idsHat, firstPassNll) = OneStepAhead(model, inputIds, labels, attentionMask, embed, chunk);

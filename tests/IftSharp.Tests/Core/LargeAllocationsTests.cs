@@ -15,13 +15,15 @@ public class LargeAllocationsTests
     }
 
     [Theory]
-    [InlineData(null, 1_000_000, true)] // unset: a small model keeps its pages
-    [InlineData("", 299_999_999, true)]
-    [InlineData(null, 300_000_000, false)] // unset: from 300 M parameters on, glibc's defaults
-    [InlineData("keep", 7_000_000_000, true)] // asked for: whatever the size
-    [InlineData("trim", 7_000_000_000, true)]
-    [InlineData("4096", 7_000_000_000, true)]
-    [InlineData("0", 1_000, false)] // turned off: whatever the size
-    public void AnUnsetModeTunesOnlySmallModels(string? mode, long parameters, bool tunes) =>
-        Assert.Equal(tunes, LargeAllocations.Tunes(mode, parameters));
+    [InlineData(null, 1_000_000, LargeAllocations.Mode.Keep)] // unset: a small model keeps its pages
+    [InlineData("", 299_999_999, LargeAllocations.Mode.Keep)]
+    [InlineData(null, 300_000_000, LargeAllocations.Mode.Return)] // unset: from 300 M parameters on, pages go back
+    [InlineData("keep", 7_000_000_000, LargeAllocations.Mode.Keep)] // asked for: whatever the size
+    [InlineData("trim", 7_000_000_000, LargeAllocations.Mode.Keep)]
+    [InlineData("4096", 7_000_000_000, LargeAllocations.Mode.Keep)]
+    [InlineData("return", 1_000, LargeAllocations.Mode.Return)]
+    [InlineData("0", 1_000, LargeAllocations.Mode.Glibc)] // turned off: whatever the size
+    [InlineData("0", 7_000_000_000, LargeAllocations.Mode.Glibc)]
+    public void AnUnsetModeChoosesByTheModelsSize(string? mode, long parameters, LargeAllocations.Mode chosen) =>
+        Assert.Equal(chosen, LargeAllocations.Choose(mode, parameters));
 }

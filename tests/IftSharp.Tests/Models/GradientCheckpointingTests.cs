@@ -51,13 +51,13 @@ public class GradientCheckpointingTests
     [Fact]
     public void IftLossGradientsEqualThePlainBackward()
     {
-        // IFT embeds its fused input with a frozen copy: no input of the first layer requires a gradient.
+        // IFT embeds its fused input without gradient: no input of the first layer requires a gradient.
         using var scope = NewDisposeScope();
         using var model = Model(tied: true);
         var ids = randint(3, 97, new long[] { 2, 6 }, generator: new torch.Generator(6));
         var labels = ids.clone();
         labels[TensorIndex.Colon, TensorIndex.Slice(0, 2)] = full(2, 2, TokenLogProbs.IgnoreIndex, ScalarType.Int64);
-        using var frozen = new FrozenEmbeddingCopy(model);
+        var frozen = new FrozenEmbedding(model);
         IftForward.Loss(model, ids, labels, LeftPaddedMask(), new IftOptions(), frozen).Loss.backward();
         var named = GradientSnapshot.Parameters(model);
         var expected = GradientSnapshot.Take(named);

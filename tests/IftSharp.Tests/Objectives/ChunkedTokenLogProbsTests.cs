@@ -106,7 +106,7 @@ public class ChunkedTokenLogProbsTests
         using var scope = NewDisposeScope();
         using var model = Model(tied: true);
         var (ids, mask, labels) = Batch();
-        using var frozen = new FrozenEmbeddingCopy(model);
+        var frozen = new FrozenEmbedding(model);
         var options = new IftOptions();
         var plain = IftForward.Loss(model, ids, labels, mask, options, frozen);
         plain.Loss.backward();

@@ -37,9 +37,9 @@ public class IftForwardTests
         var ids = Ids(); var labels = Labels();
         var options = new IftOptions { Lambda = 0, Gamma = 0 };
 
-        // Official: the fused input is embedded with a frozen copy, so the input embedding gets no gradient.
+        // Official: the fused input is embedded without gradient (a frozen copy there), so the input embedding gets no gradient.
         var ift = new TinyCausalLM();
-        using var frozen = new FrozenEmbeddingCopy(ift);
+        var frozen = new FrozenEmbedding(ift);
         var iftLoss = IftForward.Loss(ift, ids, labels, null, options, frozen).Loss;
         iftLoss.backward();
 
@@ -71,7 +71,7 @@ public class IftForwardTests
         var model = new TinyCausalLM();
         var ids = Ids(); var labels = Labels();
         var options = new IftOptions { Lambda = 0.2, Gamma = 0.95 };
-        using var frozen = new FrozenEmbeddingCopy(model);
+        var frozen = new FrozenEmbedding(model);
         var result = IftForward.Loss(model, ids, labels, null, options, frozen);
 
         var (idsHat, _) = IftForward.OneStepAhead(model, ids, labels, null, frozen.Embed);
@@ -88,16 +88,17 @@ public class IftForwardTests
     }
 
     [Fact]
-    public void FrozenCopyFollowsTheModelOnlyWhenSynced()
+    public void FrozenEmbeddingReadsTheModelsCurrentWeightsWithoutGradient()
     {
+        // The official trainer re-syncs its frozen copy after every optimizer step, so in every pass it equals the
+        // policy's current embedding: the view must follow a change of the weights at once and carry no gradient.
         using var scope = NewDisposeScope();
         var model = new TinyCausalLM();
-        using var frozen = new FrozenEmbeddingCopy(model);
+        var frozen = new FrozenEmbedding(model);
         var ids = Ids();
-        var before = frozen.Embed(ids).clone();
         using (no_grad()) model.EmbedTokens.weight!.add_(1.0);
-        Assert.True(frozen.Embed(ids).eq(before).all().item<bool>());
-        frozen.Sync(model);
-        Assert.True(frozen.Embed(ids).eq(model.EmbedTokens.forward(ids)).all().item<bool>());
+        var embedded = frozen.Embed(ids);
+        Assert.True(embedded.eq(model.EmbedTokens.forward(ids)).all().item<bool>());
+        Assert.False(embedded.requires_grad);
     }
 }
