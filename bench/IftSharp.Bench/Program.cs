@@ -37,7 +37,9 @@ switch (args.FirstOrDefault() ?? "matmul")
         // matvec [THREADS]: the decode kernel's matrix-vector product alone, float32 against bfloat16 weights, beside the
         // read bandwidth: whether a dtype's decoding is bound by memory or by the kernel (Qwen2.5-0.5B's MLP and LM head)
         int threads = int.Parse(args.ElementAtOrDefault(1) ?? get_num_threads().ToString());
-        Console.WriteLine($"read bandwidth {MemoryBandwidth.ReadBytesPerSecond(threads) / 1e9:F1} GB/s ({threads} threads)");
+        Console.WriteLine($"read bandwidth {MemoryBandwidth.ReadBytesPerSecond(threads) / 1e9:F1} GB/s ({threads} threads; " +
+                          $"SIMD: 512-bit {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, " +
+                          $"256-bit {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated})");
         foreach (var (rows, columns, what) in new[] { (4864, 896, "MLP up"), (896, 4864, "MLP down"), (151936, 896, "LM head") })
             foreach (var dtype in new[] { float32, bfloat16 })
                 Console.WriteLine($"{what} {rows}×{columns} {dtype}: " +
