@@ -56,9 +56,8 @@ internal static class MemoryPieces
         model.GradientCheckpointing = Flag("--checkpointing");
         var trainableList = trainable.ToList();
         var optimizer = new AdamWOptimizer(trainableList, lr: 1e-5);
-        // Under LoRA the base embedding is frozen: IFT's fusion embedding is the model's own, trained or not.
-        var frozen = method == "ift" && lora == 0 ? new FrozenEmbedding(model) : null;
-        var iftOptions = new IftOptions { TrainFusionEmbedding = lora > 0 };
+        var frozen = new FrozenEmbedding(model); // IFT's fusion embedding: the model's own, read without gradient
+        var iftOptions = new IftOptions();
         var generator = new TorchSharp.torch.Generator(1);
         var ids = randint(0, config.VocabSize, new long[] { batch, length }, generator: generator).DetachFromDisposeScope();
         var labels = ids.clone().DetachFromDisposeScope();

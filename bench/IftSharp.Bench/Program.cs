@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 // Usage: dotnet run -c Release --project bench/IftSharp.Bench --
 //     matmul|generate|decode [bf16] [N] [libtorch]|step METHOD [BATCH]|profile [float32|bf16]|curve STEPS|scalar-race SECONDS
 //     memory CONFIG.json [options] (peak memory of LoRA, checkpointing, the chunked loss: see MemoryPieces.cs)
-LargeAllocations.KeepPagesAcrossSteps(); // IFTSHARP_MALLOC_TUNING=0 measures glibc's defaults
+LargeAllocations.Apply(); // IFTSHARP_MALLOC_TUNING=0 measures glibc's defaults
 var shape = new BenchmarkShape();
 switch (args.FirstOrDefault() ?? "matmul")
 {

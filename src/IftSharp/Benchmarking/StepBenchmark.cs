@@ -112,7 +112,7 @@ public static class StepBenchmark
     {
         if (shape.Warmup < 1 || shape.Repeats < 1)
             throw new ArgumentException("the benchmark needs a warm-up step and a timed one", nameof(shape));
-        LargeAllocations.KeepPagesAcrossSteps();
+        LargeAllocations.Apply();
         bool bf16 = name.EndsWith(Bf16Suffix, StringComparison.Ordinal);
         var method = MethodRegistry.Get(bf16 ? name[..^Bf16Suffix.Length] : name == Doubled ? Baseline : name);
         int items = name == Doubled ? 2 * shape.Batch : shape.Batch;

@@ -43,7 +43,7 @@ public static class StepProfile
 {
     public static StepProfileResult Run(BenchmarkShape shape, ScalarType dtype, int repeats = 9)
     {
-        LargeAllocations.KeepPagesAcrossSteps();
+        LargeAllocations.Apply();
         var config = shape.Config;
         long b = shape.Batch, t = shape.Sequence, h = shape.Hidden, d = config.HeadDim, heads = shape.Heads;
         int layers = shape.Layers;

@@ -21,8 +21,8 @@ namespace IftSharp.Core;
 /// kept pages fragment into gigabytes the step never uses, and so does glibc's default heap, whose mmap threshold
 /// rises to 32 MiB after the first large free: at Qwen2.5-0.5B, batch 4 × 512, LoRA + bf16 + checkpointing + chunked
 /// loss, malloc's live peak is 1.6 GiB while the resident peak is 4.2 GiB kept and 3.2 GiB with glibc's defaults, and
-/// 1.75 GiB under <c>return</c>; the page faults it costs are a small share of a step whose matrix products grow with
-/// the hidden size.
+/// 1.75 GiB under <c>return</c>. Its fresh mappings cost page faults (1.23–1.35× a step there) unless the process was
+/// started with <c>GLIBC_TUNABLES=glibc.malloc.hugetlb=1</c>, which glibc reads only at start-up.
 /// </remarks>
 public static class LargeAllocations
 {
@@ -52,7 +52,7 @@ public static class LargeAllocations
     }
 
     /// <summary>Whether the tuning is in effect in this process (<see cref="Mode.Keep"/> or <see cref="Mode.Return"/>).</summary>
-    public static bool Active { get; private set; }
+    public static bool Active => Current != Mode.Glibc;
 
     /// <summary>The mode in effect (<see cref="Mode.Glibc"/> until a tuning was applied).</summary>
     public static Mode Current { get; private set; }
@@ -93,7 +93,7 @@ public static class LargeAllocations
     /// score (null when it does not know: the small benchmark models). The size is asked for only by that first call, so
     /// callers on a path that runs often (scoring a checkpoint) pay nothing after it.
     /// </summary>
-    public static void KeepPagesAcrossSteps(Func<long>? parameterCount = null)
+    public static void Apply(Func<long>? parameterCount = null)
     {
         if (Interlocked.Exchange(ref _applied, 1) == 1) return;
         var setting = Environment.GetEnvironmentVariable("IFTSHARP_MALLOC_TUNING");
@@ -105,8 +105,8 @@ public static class LargeAllocations
         {
             if (mode == Mode.Return)
             {
-                Active = Mallopt(MmapThreshold, ReturnThresholdBytes) == 1;
-                if (Active && string.IsNullOrEmpty(setting)) ChosenForModelOf = parameters;
+                if (Mallopt(MmapThreshold, ReturnThresholdBytes) != 1) return;
+                if (string.IsNullOrEmpty(setting)) ChosenForModelOf = parameters;
             }
             else
             {
@@ -115,11 +115,11 @@ public static class LargeAllocations
                 bool trim = cap is int mb
                     ? Mallopt(TrimThreshold, mb << 20) == 1 & Mallopt(TopPad, 64 << 20) == 1
                     : Mallopt(TrimThreshold, int.MaxValue) == 1;
-                Active = Mallopt(MmapMax, 0) == 1 & trim;
-                CapMegabytes = Active ? cap : null;
-                TrimsAfterStep = Active && setting == "trim";
+                if (!(Mallopt(MmapMax, 0) == 1 & trim)) return;
+                CapMegabytes = cap;
+                TrimsAfterStep = setting == "trim";
             }
-            Current = Active ? mode : Mode.Glibc;
+            Current = mode;
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {

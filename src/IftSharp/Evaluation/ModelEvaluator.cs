@@ -119,7 +119,7 @@ public sealed class ModelEvaluator(LlamaForCausalLM model, ITokenizer tokenizer,
     public IReadOnlyList<(double LogLikelihood, double Tokens)> Score(IReadOnlyList<TrainingExample> rows, int batchSize = 32,
         Action<int>? onBatch = null, CancellationToken cancel = default)
     {
-        LargeAllocations.KeepPagesAcrossSteps(() => model.parameters().Sum(p => p.numel()));
+        LargeAllocations.Apply(() => model.parameters().Sum(p => p.numel()));
         var result = new (double, double)[rows.Count];
         var order = Enumerable.Range(0, rows.Count).OrderBy(i => rows[i].Length).ToList();
         int chunk = TokenLogProbs.ChunkFor(model.Config.VocabSize);

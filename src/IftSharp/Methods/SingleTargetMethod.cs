@@ -52,8 +52,6 @@ public abstract class SingleTargetMethod<TOptions>(string name, string displayNa
         var data = Items<TrainingExample>(train);
         var model = session.Compute;
         var chunk = session.LogitsChunk;
-        // A frozen input embedding (the base under LoRA) is already what IFT's frozen embedding reads: embed with it.
-        bool embeddingFrozen = !model.EmbedTokens.weight!.requires_grad;
         var frozen = new FrozenEmbedding(model); // IFT's no-gradient view of the input embedding
         (ObjectiveResult, long) BatchLoss(IReadOnlyList<TrainingExample> examples)
         {
@@ -62,9 +60,8 @@ public abstract class SingleTargetMethod<TOptions>(string name, string displayNa
                 () => SequenceScores.Of(model, batch, chunk: chunk),
                 (lambda, trainEmbedding) =>
                 {
-                    bool ownEmbedding = trainEmbedding || embeddingFrozen;
                     var (logps, mask, firstPass) = IftForward.FusedPass(
-                        model, batch.InputIds, batch.Labels, batch.AttentionMask, lambda, ownEmbedding, frozen, chunk);
+                        model, batch.InputIds, batch.Labels, batch.AttentionMask, lambda, trainEmbedding, frozen, chunk);
                     return new FusedScores(new TokenScores(logps, mask), firstPass);
                 });
             return (Loss(scores, options), batch.Tokens);

@@ -47,7 +47,7 @@ public static class Trainer
         if (o.GradientAccumulationSteps < 1) throw new InputException("--grad-accum: expected at least 1");
         if (objective.Rounds < 1 || objective.Rounds > o.MaxSteps)
             throw new InputException($"rounds: {objective.Rounds}; expected between 1 and --max-steps ({o.MaxSteps})");
-        LargeAllocations.KeepPagesAcrossSteps(() => ParameterCount(session.Model));
+        LargeAllocations.Apply(() => ParameterCount(session.Model));
         if (session.Model is LlamaForCausalLM { Lora: not null } && session.ComputeCopy is not null)
             throw new ArgumentException("LoRA trains without a bf16 compute copy: load the frozen base in bfloat16 instead");
         var shadow = Shadow(session.Model, session.ComputeCopy);

@@ -9,8 +9,8 @@ public class LargeAllocationsTests
     public void GlibcAcceptsTheTuning()
     {
         if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable("IFTSHARP_MALLOC_TUNING") == "0") return;
-        LargeAllocations.KeepPagesAcrossSteps();
-        LargeAllocations.KeepPagesAcrossSteps(); // idempotent
+        LargeAllocations.Apply();
+        LargeAllocations.Apply(); // idempotent
         Assert.True(LargeAllocations.Active, "mallopt(M_MMAP_MAX, 0) and mallopt(M_TRIM_THRESHOLD, ...) should both succeed on glibc");
     }
 
